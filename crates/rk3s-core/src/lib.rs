@@ -1,1 +1,7 @@
-//! placeholder
+//! rk3s core: the resource registry, selectors, name validation, patch engines and other pure
+//! logic shared by the server's components. Nothing in this crate does I/O.
+
+pub mod builtin;
+pub mod registry;
+
+pub use registry::{Registry, ResourceType, Subresource, TypedCodec};
