@@ -1,1 +1,36 @@
-fn main() {}
+//! The `rk3s` binary: parse the command line, set up logging, run the subcommand.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().collect()) {
+        Ok(c) => c,
+        Err(cli::CliError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        cli::Command::Kubectl(args) => commands::kubectl::run(args),
+        cli::Command::Server(cfg) => {
+            init_logging(cfg.debug);
+            match commands::server::run(*cfg) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(debug: bool) {
+    let default = if debug { "info,rk3s=debug,rk3s_apiserver=debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RK3S_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}

@@ -1,0 +1,18 @@
+//! `get`: read one object, at the latest revision or at a given `resourceVersion`.
+
+use axum::response::Response;
+use http::StatusCode;
+
+use super::{Ctx, parse_rv, render};
+use crate::error::{ApiError, ApiResult};
+use crate::negotiate;
+use crate::objects;
+
+pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Response> {
+    let repr = negotiate::representation(ctx.headers)?;
+    let name = ctx.target.name.as_deref().unwrap_or("");
+    let rev = parse_rv(ctx.query.resource_version.as_deref())?.unwrap_or(0);
+    let kv = ctx.state.store.get(&ctx.key(name), rev).await?.ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
+    let obj = objects::from_kv(&kv)?;
+    Ok(render::object(StatusCode::OK, &ctx.target.rt, &obj, repr, ctx.query.include_object.as_deref()))
+}

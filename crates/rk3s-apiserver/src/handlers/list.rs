@@ -1,0 +1,126 @@
+//! `list`: the objects of a kind (in a namespace or all), filtered by selectors, paginated with
+//! `limit`/`continue` over one consistent revision.
+
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rk3s_store::{ListRequest, StoreError};
+use serde_json::{Value, json};
+
+use super::filter::ObjectFilter;
+use super::{Ctx, parse_rv, render};
+use crate::error::{ApiError, ApiResult};
+use crate::negotiate;
+use crate::objects;
+
+/// Where a paginated list stopped: the revision it reads at and the last key it examined.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: i64,
+    start: String,
+}
+
+fn encode_continue(rv: i64, start: &str) -> String {
+    let t = ContinueToken { rv, start: start.to_string() };
+    B64.encode(serde_json::to_vec(&t).unwrap_or_default())
+}
+
+fn decode_continue(s: &str, prefix: &str) -> ApiResult<ContinueToken> {
+    let bad = || ApiError::BadRequest("continue key is not valid: the token is malformed".into());
+    let bytes = B64.decode(s).map_err(|_| bad())?;
+    let t: ContinueToken = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if t.rv <= 0 || !t.start.starts_with(prefix) {
+        return Err(bad());
+    }
+    Ok(t)
+}
+
+/// Read the selected objects. Returns (items, revision, continue token).
+pub(crate) async fn read_list(ctx: &Ctx<'_>, filter: &ObjectFilter) -> ApiResult<(Vec<Value>, i64, Option<String>)> {
+    let rt = &ctx.target.rt;
+    let prefix = rt.list_prefix(ctx.target.namespace.as_deref());
+    let (mut revision, mut start_after) = match &ctx.query.continue_token {
+        Some(tok) => {
+            let t = decode_continue(tok, &prefix)?;
+            (t.rv, Some(t.start))
+        }
+        None => {
+            let exact = ctx.query.resource_version_match.as_deref() == Some("Exact");
+            match parse_rv(ctx.query.resource_version.as_deref())? {
+                Some(rv) if exact => (rv, None),
+                _ => (0, None),
+            }
+        }
+    };
+    let limit = ctx.query.limit;
+    let mut items = Vec::new();
+    loop {
+        let want = limit.map(|l| l.saturating_sub(items.len()).max(1));
+        let batch = match want {
+            // With a selector, read ahead so a sparse match does not cost a round trip per item.
+            Some(w) if !filter.is_everything() => w.max(256),
+            Some(w) => w,
+            None => 0,
+        };
+        let req = ListRequest { prefix: prefix.clone(), start_after: start_after.clone(), limit: batch, revision };
+        let res = match ctx.state.store.list(req).await {
+            Ok(r) => r,
+            Err(StoreError::Compacted { .. }) if ctx.query.continue_token.is_some() => {
+                let current = ctx.state.store.current_revision().await?;
+                return Err(ApiError::Gone(format!(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list. (new token: {})",
+                    encode_continue(current, start_after.as_deref().unwrap_or(&prefix))
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        revision = res.revision;
+        let mut last_key = None;
+        for kv in &res.kvs {
+            last_key = Some(kv.key.clone());
+            let obj = objects::from_kv(kv)?;
+            if filter.matches(&obj) {
+                items.push(obj);
+                if limit.is_some_and(|l| items.len() >= l) {
+                    break;
+                }
+            }
+        }
+        let full = limit.is_some_and(|l| items.len() >= l);
+        let exhausted = !res.more && last_key.as_ref() == res.kvs.last().map(|kv| &kv.key);
+        if exhausted {
+            return Ok((items, revision, None));
+        }
+        match last_key {
+            Some(k) if full => return Ok((items, revision, Some(encode_continue(revision, &k)))),
+            Some(k) => start_after = Some(k),
+            None => return Ok((items, revision, None)),
+        }
+    }
+}
+
+pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response> {
+    let repr = negotiate::representation(ctx.headers)?;
+    let filter = ObjectFilter::from_query(&ctx.target.rt, &ctx.query)?;
+    let (items, revision, cont) = read_list(ctx, &filter).await?;
+    let mut meta = json!({"resourceVersion": revision.to_string()});
+    if let Some(c) = cont {
+        meta["continue"] = Value::String(c);
+    }
+    Ok(render::list(&ctx.target.rt, items, meta, repr, ctx.query.include_object.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip_and_reject_garbage() {
+        let t = encode_continue(42, "/registry/pods/default/b");
+        let back = decode_continue(&t, "/registry/pods/").unwrap();
+        assert_eq!(back.rv, 42);
+        assert_eq!(back.start, "/registry/pods/default/b");
+        assert!(decode_continue("%%%", "/registry/pods/").is_err());
+        assert!(decode_continue(&t, "/registry/secrets/").is_err(), "a token must not read another prefix");
+    }
+}

@@ -1,0 +1,275 @@
+//! The generic resource handlers: one per verb, for every kind in the registry.
+//! Entry point: [`handle`], which routes a request and renders errors as `Status`.
+
+mod create;
+mod delete;
+mod filter;
+mod get;
+mod list;
+mod patch;
+pub(crate) mod render;
+mod update;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+use crate::auth::{self, Identity, PeerIdentity};
+use crate::discovery;
+use crate::error::{ApiError, ApiResult, Subject};
+use crate::negotiate::{self, DiscoveryForm, MAX_BODY_BYTES};
+use crate::request::{self, ApiTarget, Query, Route};
+use crate::state::ApiState;
+
+pub(crate) use delete::{delete_namespace_contents, spawn_namespace_finalizer};
+
+/// One resource request, resolved: who, what, where, with which parameters.
+pub struct Ctx<'a> {
+    pub state: &'a Arc<ApiState>,
+    pub target: ApiTarget,
+    pub query: Query,
+    pub headers: &'a HeaderMap,
+    pub identity: &'a Identity,
+}
+
+impl Ctx<'_> {
+    pub fn subject(&self, name: &str) -> Subject {
+        Subject::new(&self.target.rt.group, &self.target.rt.plural, name)
+    }
+
+    /// The object's storage key (the request must name one).
+    pub fn key(&self, name: &str) -> String {
+        self.target.rt.key(self.target.namespace.as_deref(), name)
+    }
+}
+
+/// Serve one HTTP request.
+pub async fn handle(state: Arc<ApiState>, peer: PeerIdentity, req: http::Request<Body>) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let mut metric_verb = parts.method.as_str().to_string();
+    let mut metric_resource = String::new();
+    let result = serve(&state, &peer, &parts, body, &mut metric_verb, &mut metric_resource).await;
+    let response = result.unwrap_or_else(|e| e.into_response());
+    let code = response.status().as_u16();
+    state.metrics.observe_request(&metric_verb, &metric_resource, code, started.elapsed());
+    tracing::debug!(method = %parts.method, path = %path, code, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+async fn read_body(body: Body) -> ApiResult<Bytes> {
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::TooLarge("Request entity too large: limit is 3145728".into()))
+        }
+        Err(e) => Err(ApiError::BadRequest(format!("reading the request body failed: {e}"))),
+    }
+}
+
+async fn serve(
+    state: &Arc<ApiState>,
+    peer: &PeerIdentity,
+    parts: &http::request::Parts,
+    body: Body,
+    metric_verb: &mut String,
+    metric_resource: &mut String,
+) -> ApiResult<Response> {
+    let path = parts.uri.path();
+    // Health endpoints answer load balancers and probes without credentials.
+    if matches!(path, "/healthz" | "/livez" | "/readyz") || path.starts_with("/livez/") || path.starts_with("/readyz/") {
+        return health(state, path).await;
+    }
+    let identity = auth::authenticate(peer)?;
+    if !path.starts_with("/api/") && !path.starts_with("/apis/") && path != "/api" && path != "/apis" {
+        auth::authorize_path(identity, path)?;
+        return non_resource(state, parts, path);
+    }
+    let route = request::route(&state.registry, path)?.ok_or_else(not_found_path)?;
+    let target = match route {
+        Route::DiscoveryRoot { legacy } => {
+            auth::authorize_path(identity, path)?;
+            return Ok(discovery_root(state, &parts.headers, legacy));
+        }
+        Route::DiscoveryGroup { group } => {
+            auth::authorize_path(identity, path)?;
+            let doc = discovery::api_group_doc(&state.registry, &group).ok_or_else(not_found_path)?;
+            return Ok(render::json(StatusCode::OK, &doc));
+        }
+        Route::DiscoveryGroupVersion { group, version } => {
+            auth::authorize_path(identity, path)?;
+            return Ok(render::json(StatusCode::OK, &discovery::api_resource_list(&state.registry, &group, &version)));
+        }
+        Route::Resource(t) => t,
+    };
+    let query = Query::parse(parts.uri.query())?;
+    let rt = target.rt.clone();
+    let verb = verb_for(&parts.method, &target, &query)?;
+    *metric_verb = verb.to_ascii_uppercase();
+    *metric_resource = rt.plural.clone();
+    let subject = Subject::new(&rt.group, &rt.plural, target.name.as_deref().unwrap_or(""));
+    auth::authorize(identity, verb, &subject, target.namespace.as_deref())?;
+    if let Some(sub) = &target.subresource {
+        if rt.subresource(sub).is_none() {
+            return Err(not_found_path());
+        }
+        if sub != "status" {
+            return Err(ApiError::MethodNotAllowed(format!("the subresource {sub:?} of {} is not served yet", rt.plural)));
+        }
+    }
+    if !rt.has_verb(verb) && target.subresource.is_none() {
+        return Err(ApiError::MethodNotAllowed(format!("the server does not allow this method on the requested resource ({verb} {})", rt.plural)));
+    }
+    let ctx = Ctx { state, target, query, headers: &parts.headers, identity };
+    match verb {
+        "get" => get::get(&ctx).await,
+        "list" => list::list(&ctx).await,
+        "watch" => watch::watch(&ctx).await,
+        "create" => {
+            let body = read_body(body).await?;
+            create::create(&ctx, &body).await
+        }
+        "update" => {
+            let body = read_body(body).await?;
+            update::update(&ctx, &body).await
+        }
+        "patch" => {
+            let body = read_body(body).await?;
+            patch::patch(&ctx, &body).await
+        }
+        "delete" => {
+            let body = read_body(body).await?;
+            delete::delete(&ctx, &body).await
+        }
+        "deletecollection" => {
+            let body = read_body(body).await?;
+            delete::delete_collection(&ctx, &body).await
+        }
+        _ => Err(ApiError::MethodNotAllowed(format!("unsupported verb {verb}"))),
+    }
+}
+
+fn verb_for(method: &Method, target: &ApiTarget, query: &Query) -> ApiResult<&'static str> {
+    let named = target.name.is_some();
+    Ok(match (method.as_str(), named) {
+        ("GET", true) if query.watch => "watch",
+        ("GET", true) => "get",
+        ("GET", false) if query.watch => "watch",
+        ("GET", false) => "list",
+        ("POST", false) => "create",
+        ("PUT", true) => "update",
+        ("PATCH", true) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        (m, _) => {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "the server does not allow this method on the requested resource ({m})"
+            )));
+        }
+    })
+}
+
+fn not_found_path() -> ApiError {
+    ApiError::NotFound {
+        message: "the server could not find the requested resource".into(),
+        kind: String::new(),
+        name: String::new(),
+        group: String::new(),
+    }
+}
+
+fn discovery_root(state: &ApiState, headers: &HeaderMap, legacy: bool) -> Response {
+    match negotiate::discovery_form(headers) {
+        DiscoveryForm::AggregatedV2 => render::json_typed(
+            StatusCode::OK,
+            &discovery::aggregated(&state.registry, legacy, "v2"),
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        ),
+        DiscoveryForm::AggregatedV2Beta1 => render::json_typed(
+            StatusCode::OK,
+            &discovery::aggregated(&state.registry, legacy, "v2beta1"),
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
+        ),
+        DiscoveryForm::Legacy if legacy => render::json(StatusCode::OK, &discovery::api_versions(&state.server_address)),
+        DiscoveryForm::Legacy => render::json(StatusCode::OK, &discovery::api_group_list(&state.registry)),
+    }
+}
+
+async fn health(state: &ApiState, path: &str) -> ApiResult<Response> {
+    // Ready means the datastore answers.
+    let store_ok = state.store.current_revision().await.is_ok();
+    let verbose = path.contains("verbose");
+    let (code, text) = if store_ok {
+        (StatusCode::OK, if verbose { "[+]ping ok\n[+]etcd ok\nhealthz check passed\n" } else { "ok" })
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, "[-]etcd failed: datastore unavailable\nhealthz check failed\n")
+    };
+    Ok((code, [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// The version this server reports: Kubernetes 1.33 with an rk3s suffix.
+pub fn version_info() -> Value {
+    serde_json::json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": format!("v1.33.0+rk3s-{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": option_env!("RK3S_GIT_COMMIT").unwrap_or("unknown"),
+        "gitTreeState": "clean",
+        "buildDate": option_env!("RK3S_BUILD_DATE").unwrap_or("1970-01-01T00:00:00Z"),
+        "goVersion": "go1.24.0",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, if std::env::consts::ARCH == "x86_64" { "amd64" } else if std::env::consts::ARCH == "aarch64" { "arm64" } else { std::env::consts::ARCH }),
+    })
+}
+
+fn non_resource(state: &ApiState, parts: &http::request::Parts, path: &str) -> ApiResult<Response> {
+    if parts.method != Method::GET {
+        return Err(ApiError::MethodNotAllowed(format!("{} is not allowed on {path}", parts.method)));
+    }
+    match path {
+        "/version" | "/version/" => Ok(render::json(StatusCode::OK, &version_info())),
+        "/metrics" => Ok((
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            state.metrics.render(),
+        )
+            .into_response()),
+        "/openapi/v3" | "/openapi/v3/" => Ok(render::bytes_typed(state.openapi.index_json().to_vec(), "application/json")),
+        p if p.starts_with("/openapi/v3/") => {
+            let doc = state.openapi.document_json(&p["/openapi/v3/".len()..]).ok_or_else(not_found_path)?;
+            Ok(render::bytes_typed(doc.to_vec(), "application/json"))
+        }
+        _ => Err(not_found_path()),
+    }
+}
+
+/// Parse a `resourceVersion` parameter: `None` for unset or "0" ("any").
+pub(crate) fn parse_rv(rv: Option<&str>) -> ApiResult<Option<i64>> {
+    match rv {
+        None | Some("") | Some("0") => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest(format!("invalid resource version {s:?}: must be a positive integer"))),
+    }
+}
+
+/// A handler's body text as JSON (for delete options and the like): empty means `{}`.
+pub(crate) fn optional_json(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Value::Object(Default::default()));
+    }
+    let format = negotiate::body_format(headers)?;
+    negotiate::decode_body(format, body)
+}

@@ -1,0 +1,297 @@
+//! The API driven by the real kubectl (default flags) against the built binary.
+
+mod common;
+
+use common::Server;
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sleep", "3600"]
+        ports:
+        - containerPort: 80
+      - name: sidecar
+        image: busybox:1.36
+        command: ["sleep", "3600"]
+"#;
+
+#[test]
+fn kubectl_version_reports_kubernetes_1_33_with_rk3s_suffix() {
+    let s = Server::start();
+    let v = s.json(&["version"]);
+    let server = &v["serverVersion"];
+    assert_eq!(server["major"], "1");
+    assert_eq!(server["minor"], "33");
+    assert!(server["gitVersion"].as_str().unwrap().starts_with("v1.33.0+rk3s"), "{server}");
+}
+
+#[test]
+fn system_namespaces_exist_from_the_start() {
+    let s = Server::start();
+    let out = s.ok(&["get", "namespaces"]);
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(out.lines().any(|l| l.starts_with(ns) && l.contains("Active")), "{ns} missing in:\n{out}");
+    }
+    assert!(out.starts_with("NAME"), "table header expected:\n{out}");
+    assert!(out.lines().next().unwrap().contains("STATUS"));
+}
+
+#[test]
+fn configmap_create_get_list_update_delete_with_protobuf_bodies() {
+    let s = Server::start();
+    // kubectl 1.32 sends this create as protobuf.
+    let out = s.ok(&["create", "configmap", "settings", "--from-literal=color=blue", "--from-literal=size=10"]);
+    assert!(out.contains("configmap/settings created"), "{out}");
+    let cm = s.json(&["get", "configmap", "settings"]);
+    assert_eq!(cm["data"]["color"], "blue");
+    assert_eq!(cm["data"]["size"], "10");
+    assert!(cm["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(cm["metadata"]["creationTimestamp"].as_str().is_some());
+    let rv1: i64 = cm["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+
+    let err = s.fails(&["create", "configmap", "settings", "--from-literal=a=b"]);
+    assert!(err.contains("AlreadyExists") && err.contains("configmaps \"settings\" already exists"), "{err}");
+
+    s.ok(&["label", "configmap", "settings", "tier=backend"]);
+    s.ok(&["annotate", "configmap", "settings", "note=hello"]);
+    let cm = s.json(&["get", "configmap", "settings"]);
+    assert_eq!(cm["metadata"]["labels"]["tier"], "backend");
+    assert_eq!(cm["metadata"]["annotations"]["note"], "hello");
+    let rv2: i64 = cm["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(rv2 > rv1);
+
+    let listed = s.ok(&["get", "configmaps", "-l", "tier=backend", "-o", "name"]);
+    assert_eq!(listed.trim(), "configmap/settings");
+    let none = s.ok(&["get", "configmaps", "-l", "tier=frontend", "-o", "name"]);
+    assert_eq!(none.trim(), "");
+
+    let out = s.ok(&["delete", "configmap", "settings"]);
+    assert!(out.contains("configmap \"settings\" deleted"), "{out}");
+    let err = s.fails(&["get", "configmap", "settings"]);
+    assert!(err.contains("NotFound"), "{err}");
+}
+
+#[test]
+fn namespace_secret_and_deployment_created_by_kubectl_create_protobuf() {
+    let s = Server::start();
+    s.ok(&["create", "namespace", "team-a"]);
+    s.ok(&["-n", "team-a", "create", "secret", "generic", "db", "--from-literal=password=s3cret"]);
+    let sec = s.json(&["-n", "team-a", "get", "secret", "db"]);
+    assert_eq!(sec["data"]["password"], "czNjcmV0");
+    assert_eq!(sec["type"], "Opaque");
+    s.ok(&["-n", "team-a", "create", "deployment", "api", "--image=busybox", "--replicas=3", "--port=8080"]);
+    let d = s.json(&["-n", "team-a", "get", "deployment", "api"]);
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "busybox");
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 8080);
+    assert_eq!(d["metadata"]["generation"], 1);
+}
+
+#[test]
+fn apply_twice_is_unchanged_then_changes_patch_only_what_changed() {
+    let s = Server::start();
+    let out = s.apply(DEPLOYMENT);
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    let out = s.apply(DEPLOYMENT);
+    assert!(out.contains("deployment.apps/web unchanged"), "{out}");
+    let changed = DEPLOYMENT.replacen("replicas: 2", "replicas: 4", 1).replacen("image: busybox:1.36", "image: busybox:1.37", 1);
+    let out = s.apply(&changed);
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    let d = s.json(&["get", "deployment", "web"]);
+    assert_eq!(d["spec"]["replicas"], 4);
+    let containers = d["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 2, "strategic merge must keep both containers: {containers:?}");
+    assert_eq!(containers[0]["image"], "busybox:1.37");
+    assert_eq!(containers[1]["name"], "sidecar");
+    assert_eq!(containers[1]["image"], "busybox:1.36");
+    assert_eq!(d["metadata"]["generation"], 2);
+
+    s.ok(&["set", "image", "deployment/web", "sidecar=busybox:1.38"]);
+    s.ok(&["scale", "deployment", "web", "--replicas=1"]);
+    s.ok(&["patch", "deployment", "web", "--type=merge", "-p", r#"{"metadata":{"labels":{"patched":"merge"}}}"#]);
+    s.ok(&["patch", "deployment", "web", "--type=json", "-p", r#"[{"op":"add","path":"/metadata/labels/jp","value":"yes"}]"#]);
+    let d = s.json(&["get", "deployment", "web"]);
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][1]["image"], "busybox:1.38");
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "busybox:1.37");
+    assert_eq!(d["metadata"]["labels"]["patched"], "merge");
+    assert_eq!(d["metadata"]["labels"]["jp"], "yes");
+}
+
+#[test]
+fn get_prints_upstream_columns_and_wide_output() {
+    let s = Server::start();
+    s.apply(DEPLOYMENT);
+    let out = s.ok(&["get", "deployments"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    let wide = s.ok(&["get", "deployments", "-o", "wide"]);
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    assert!(wide.contains("web,sidecar"), "{wide}");
+    let labels = s.ok(&["get", "deployments", "--show-labels"]);
+    assert!(labels.contains("app=web"), "{labels}");
+    let jp = s.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[*].name}"]);
+    assert_eq!(jp, "web sidecar");
+    let cc = s.ok(&["get", "deployments", "-o", "custom-columns=N:.metadata.name,R:.spec.replicas", "--no-headers"]);
+    assert_eq!(cc.split_whitespace().collect::<Vec<_>>(), ["web", "2"]);
+    let all = s.ok(&["get", "deployments", "-A"]);
+    assert!(all.lines().next().unwrap().starts_with("NAMESPACE"), "{all}");
+}
+
+#[test]
+fn bad_input_gets_upstream_status_errors() {
+    let s = Server::start();
+    let err = s.fails(&["create", "configmap", "Bad_Name"]);
+    assert!(err.contains("Invalid") && err.contains("metadata.name"), "{err}");
+    let err = s.fails(&["-n", "missing-ns", "create", "configmap", "x"]);
+    assert!(err.contains("NotFound") && err.contains("namespaces \"missing-ns\" not found"), "{err}");
+    // Unknown field with kubectl's default --validate=strict.
+    let out = s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\nbogus: 1\ndata:\n  a: b\n"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("unknown field") && err.contains("bogus"), "{err}");
+    // Wrong type.
+    let out = s.kubectl_stdin(
+        &["create", "-f", "-"],
+        Some("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: many\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("BadRequest"), "{err}");
+    let err = s.fails(&["get", "configmaps", "--field-selector", "data.x=1"]);
+    assert!(err.contains("field label not supported"), "{err}");
+}
+
+#[test]
+fn stale_resource_version_on_replace_is_a_conflict() {
+    let s = Server::start();
+    s.ok(&["create", "configmap", "c", "--from-literal=a=1"]);
+    let mut cm = s.json(&["get", "configmap", "c"]);
+    s.ok(&["label", "configmap", "c", "x=y"]);
+    cm["data"]["a"] = serde_json::json!("2");
+    let out = s.kubectl_stdin(&["replace", "-f", "-"], Some(&cm.to_string()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("Conflict") && err.contains("the object has been modified"), "{err}");
+}
+
+#[test]
+fn generate_name_creates_unique_names() {
+    let s = Server::start();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: job-\ndata:\n  a: b\n";
+    let a = s.kubectl_stdin(&["create", "-f", "-", "-o", "name"], Some(manifest));
+    let b = s.kubectl_stdin(&["create", "-f", "-", "-o", "name"], Some(manifest));
+    let (a, b) = (String::from_utf8_lossy(&a.stdout).trim().to_string(), String::from_utf8_lossy(&b.stdout).trim().to_string());
+    assert!(a.starts_with("configmap/job-") && a.len() == "configmap/job-".len() + 5, "{a}");
+    assert!(b.starts_with("configmap/job-") && a != b);
+}
+
+#[test]
+fn namespace_deletion_terminates_and_removes_its_contents() {
+    let s = Server::start();
+    s.ok(&["create", "namespace", "doomed"]);
+    s.ok(&["-n", "doomed", "create", "configmap", "c1"]);
+    s.ok(&["-n", "doomed", "create", "secret", "generic", "s1", "--from-literal=a=b"]);
+    let out = s.ok(&["delete", "namespace", "doomed", "--timeout=30s"]);
+    assert!(out.contains("namespace \"doomed\" deleted"), "{out}");
+    let err = s.fails(&["get", "namespace", "doomed"]);
+    assert!(err.contains("NotFound"), "{err}");
+    let out = s.ok(&["get", "configmaps", "-A", "-o", "name", "--field-selector", "metadata.namespace=doomed"]);
+    assert_eq!(out.trim(), "");
+}
+
+#[test]
+fn api_resources_lists_builtin_groups_with_short_names() {
+    let s = Server::start();
+    let out = s.ok(&["api-resources"]);
+    for (name, short, version, kind) in [
+        ("pods", "po", "v1", "Pod"),
+        ("deployments", "deploy", "apps/v1", "Deployment"),
+        ("cronjobs", "cj", "batch/v1", "CronJob"),
+        ("customresourcedefinitions", "crd,crds", "apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ("horizontalpodautoscalers", "hpa", "autoscaling/v2", "HorizontalPodAutoscaler"),
+    ] {
+        assert!(
+            out.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.first() == Some(&name) && f.get(1) == Some(&short) && f.get(2) == Some(&version) && f.last() == Some(&kind)
+            }),
+            "{name} row missing or wrong in:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn explain_reads_the_openapi_documents() {
+    let s = Server::start();
+    let out = s.ok(&["explain", "pods.spec.containers.image"]);
+    assert!(out.contains("KIND:") && out.contains("Pod"), "{out}");
+    assert!(out.to_lowercase().contains("container image name"), "{out}");
+}
+
+#[test]
+fn watch_streams_changes_to_kubectl_get_w() {
+    let s = Server::start();
+    s.ok(&["create", "configmap", "w1"]);
+    let kc = s.kubeconfig();
+    let home = s.dir.path().to_path_buf();
+    let watcher = std::thread::spawn(move || common::kubectl_with(&kc, &home, &["get", "configmaps", "-w", "--request-timeout=4s"], None));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.ok(&["create", "configmap", "w2"]);
+    s.ok(&["label", "configmap", "w1", "changed=yes"]);
+    let out = watcher.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().next().unwrap_or("").starts_with("NAME"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("w1")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("w2")), "{text}");
+    assert!(!text.contains("<unknown>"), "no bookmark garbage: {text}");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let mut s = Server::start();
+    for i in 0..20 {
+        s.ok(&["create", "configmap", &format!("durable-{i}"), &format!("--from-literal=i={i}")]);
+    }
+    let before = s.json(&["get", "configmap", "durable-19"]);
+    s.kill9_and_restart();
+    let after = s.json(&["get", "configmap", "durable-19"]);
+    assert_eq!(before["metadata"]["uid"], after["metadata"]["uid"]);
+    assert_eq!(before["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]);
+    let names = s.ok(&["get", "configmaps", "-o", "name"]);
+    assert_eq!(names.lines().filter(|l| l.starts_with("configmap/durable-")).count(), 20);
+    s.ok(&["create", "configmap", "after-restart"]);
+    let new = s.json(&["get", "configmap", "after-restart"]);
+    let rv_new: i64 = new["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv_old: i64 = after["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(rv_new > rv_old, "revisions continue after restart");
+}
+
+#[test]
+fn list_pagination_returns_every_object_once() {
+    let s = Server::start();
+    for i in 0..25 {
+        s.ok(&["create", "configmap", &format!("p{i:02}")]);
+    }
+    // --chunk-size makes kubectl follow continue tokens.
+    let out = s.ok(&["get", "configmaps", "--chunk-size=7", "-o", "name"]);
+    let names: Vec<&str> = out.lines().filter(|l| l.starts_with("configmap/p")).collect();
+    assert_eq!(names.len(), 25, "{out}");
+    let mut sorted = names.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 25);
+}
