@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod printers;
+pub mod patch;
 pub mod registry;
 
 pub use registry::{Registry, ResourceType, Subresource, TypedCodec};
