@@ -3,7 +3,9 @@
 
 pub mod builtin;
 pub mod printers;
+pub mod names;
 pub mod patch;
 pub mod registry;
+pub mod selectors;
 
 pub use registry::{Registry, ResourceType, Subresource, TypedCodec};

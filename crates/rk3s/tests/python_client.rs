@@ -1,0 +1,23 @@
+//! The official Python client against the built binary.
+
+mod common;
+
+use common::Server;
+
+#[test]
+fn python_client_watch_receives_every_event_in_order() {
+    let s = Server::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/watch_test.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(s.kubeconfig())
+        .output()
+        .expect("python3 is installed (./install.sh --test-deps)");
+    assert!(
+        out.status.success(),
+        "python watch test failed:\nstdout: {}\nstderr: {}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        common::tail(&s.log())
+    );
+}
