@@ -162,16 +162,33 @@ fn key_range(column: &str, prefix: &str, start_after: Option<&str>) -> KeyRange 
     KeyRange { sql, params }
 }
 
+/// Parameters: the range's, then the revision to read at.
+fn list_sql(range: &KeyRange) -> String {
+    format!(
+        "SELECT revision, key, create_revision, deleted, value FROM log \
+         WHERE {} AND revision <= ? ORDER BY key, revision DESC",
+        range.sql
+    )
+}
+
+/// Parameters: after, up to, the range's, limit.
+fn history_sql(range: &KeyRange) -> String {
+    format!(
+        "SELECT l.revision, l.key, l.create_revision, l.deleted, l.value, \
+                p.revision, p.create_revision, p.value \
+         FROM log l LEFT JOIN log p ON l.prev_revision > 0 AND p.revision = l.prev_revision \
+         WHERE l.revision > ? AND l.revision <= ? AND {} \
+         ORDER BY l.revision LIMIT ?",
+        range.sql
+    )
+}
+
 pub(crate) fn list(tx: &Transaction<'_>, req: &ListRequest) -> Result<ListResult, StoreError> {
     let at = resolve_revision(tx, req.revision)?;
     let range = key_range("key", &req.prefix, req.start_after.as_deref());
     // Rows come newest-first within each key, so the first row seen for a key is its
     // version at `at`; the scan stops as soon as one key past the limit is found.
-    let sql = format!(
-        "SELECT revision, key, create_revision, deleted, value FROM log \
-         WHERE {} AND revision <= ? ORDER BY key, revision DESC",
-        range.sql
-    );
+    let sql = list_sql(&range);
     let mut params = range.params;
     params.push(Value::Integer(at));
     let mut stmt = tx.prepare_cached(&sql).map_err(read_failed)?;
@@ -247,14 +264,7 @@ pub(crate) fn history(
         });
     }
     let range = key_range("l.key", prefix, None);
-    let sql = format!(
-        "SELECT l.revision, l.key, l.create_revision, l.deleted, l.value, \
-                p.revision, p.create_revision, p.value \
-         FROM log l LEFT JOIN log p ON l.prev_revision > 0 AND p.revision = l.prev_revision \
-         WHERE l.revision > ? AND l.revision <= ? AND {} \
-         ORDER BY l.revision LIMIT ?",
-        range.sql
-    );
+    let sql = history_sql(&range);
     let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
     let mut params = vec![Value::Integer(after), Value::Integer(current)];
     params.extend(range.params);
@@ -301,4 +311,55 @@ fn event_from_row(row: &Row<'_>) -> Result<Event, StoreError> {
         },
         prev_kv,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Synchronous;
+    use super::super::schema::open_writer;
+    use super::{history_sql, key_range, list_sql};
+
+    fn plan(sql: &str, params: Vec<rusqlite::types::Value>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(
+            &dir.path().join("plan.db"),
+            Synchronous::Normal,
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn list_scans_the_key_index_in_order_without_sorting() {
+        let range = key_range("key", "/registry/pods/", Some("/registry/pods/a"));
+        let mut params = range.params.clone();
+        params.push(rusqlite::types::Value::Integer(10));
+        let plan = plan(&list_sql(&range), params);
+        assert!(plan.contains("log_key_revision"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[test]
+    fn watch_history_walks_the_revision_range_not_the_key_prefix() {
+        let range = key_range("l.key", "/registry/pods/", None);
+        let mut params = vec![
+            rusqlite::types::Value::Integer(1),
+            rusqlite::types::Value::Integer(2),
+        ];
+        params.extend(range.params.clone());
+        params.push(rusqlite::types::Value::Integer(5));
+        let plan = plan(&history_sql(&range), params);
+        assert!(
+            plan.contains("INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }
