@@ -74,6 +74,9 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
     if rt.group.is_empty() && rt.plural == "namespaces" {
         prepare_namespace(&mut obj);
     }
+    if rt.group.is_empty() && rt.plural == "secrets" && obj.get("type").and_then(Value::as_str).unwrap_or("").is_empty() {
+        obj["type"] = json!("Opaque");
+    }
     Ok(obj)
 }
 

@@ -8,6 +8,7 @@ mod get;
 mod list;
 mod patch;
 pub(crate) mod render;
+mod scale;
 mod update;
 mod watch;
 
@@ -122,7 +123,7 @@ async fn serve(
         if rt.subresource(sub).is_none() {
             return Err(not_found_path());
         }
-        if sub != "status" {
+        if sub != "status" && sub != "scale" {
             return Err(ApiError::MethodNotAllowed(format!("the subresource {sub:?} of {} is not served yet", rt.plural)));
         }
     }
@@ -130,6 +131,14 @@ async fn serve(
         return Err(ApiError::MethodNotAllowed(format!("the server does not allow this method on the requested resource ({verb} {})", rt.plural)));
     }
     let ctx = Ctx { state, target, query, headers: &parts.headers, identity };
+    if ctx.target.subresource.as_deref() == Some("scale") {
+        return match verb {
+            "get" => scale::get(&ctx).await,
+            "update" => scale::write(&ctx, &read_body(body).await?, false).await,
+            "patch" => scale::write(&ctx, &read_body(body).await?, true).await,
+            _ => Err(ApiError::MethodNotAllowed(format!("{verb} is not allowed on the scale subresource"))),
+        };
+    }
     match verb {
         "get" => get::get(&ctx).await,
         "list" => list::list(&ctx).await,

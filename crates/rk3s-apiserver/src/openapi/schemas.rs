@@ -106,11 +106,13 @@ pub(super) fn component_schemas(
                 name
             }
         };
-        let list_gvk = Gvk {
-            kind: t.list_kind(),
-            ..gvk.clone()
-        };
-        lists.push((list_gvk, format!("{name}List"), name.clone()));
+        if t.has_verb("list") || t.has_verb("watch") {
+            let list_gvk = Gvk {
+                kind: t.list_kind(),
+                ..gvk.clone()
+            };
+            lists.push((list_gvk, format!("{name}List"), name.clone()));
+        }
         push_kind(&mut kinds, gvk, name);
 
         for sub in &t.subresources {

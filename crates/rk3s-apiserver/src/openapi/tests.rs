@@ -843,3 +843,77 @@ fn odd_registry_entries_do_not_panic() {
     let built = OpenApiV3::build(&Registry::new(vec![weird]), &[]);
     assert_eq!(built.document_paths().count(), 1);
 }
+
+fn builtin_extensions() -> Vec<FieldExtensions<'static>> {
+    rk3s_core::patch::patch_meta_table()
+        .iter()
+        .map(|(type_name, field, m)| FieldExtensions {
+            type_name,
+            field,
+            patch_strategy: m.strategy,
+            patch_merge_key: m.merge_key,
+            list_type: m.list_type,
+            list_map_keys: m.list_map_keys,
+        })
+        .collect()
+}
+
+#[test]
+fn builtin_registry_documents_resolve_and_pass_kubectls_validation_probe() {
+    let registry = Registry::builtin();
+    assert!(registry.all().count() > 0, "the builtin registry is empty");
+    let ext = builtin_extensions();
+    let built = OpenApiV3::build(&registry, &ext);
+    let mut docs = BTreeMap::new();
+    for path in built.document_paths() {
+        let bytes = built.document_json(path).expect("listed document");
+        let doc: Value = serde_json::from_slice(bytes).expect("document is json");
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        for r in all {
+            let target = ref_target(&r).expect("components ref");
+            assert!(
+                schemas.contains_key(&target),
+                "{r} does not resolve in {path}"
+            );
+        }
+        assert!(!String::from_utf8_lossy(bytes).contains("$defs"));
+        docs.insert(path.to_string(), doc);
+    }
+    for t in registry
+        .all()
+        .filter(|t| t.codec.is_some() && t.has_verb("patch"))
+    {
+        let doc = &docs[&group_version_path(&t.group, &t.version)];
+        let wanted = gvk(&t.group, &t.version, &t.kind);
+        let probe_passes = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .any(|item| {
+                item["patch"]["x-kubernetes-group-version-kind"] == wanted
+                    && item["patch"]["parameters"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|p| p["name"] == "fieldValidation"))
+            });
+        assert!(
+            probe_passes,
+            "{}/{} {} fails the probe",
+            t.group, t.version, t.kind
+        );
+        let name = t.codec.map(|c| (c.schema_name)()).expect("typed");
+        let kinds = &doc["components"]["schemas"][&name]["x-kubernetes-group-version-kind"];
+        assert!(
+            kinds.as_array().is_some_and(|k| k.contains(&wanted)),
+            "{name} lacks its GVK"
+        );
+    }
+    // Every extension entry lands on a property of some document.
+    for e in &ext {
+        let found = docs
+            .values()
+            .any(|d| d["components"]["schemas"][e.type_name]["properties"][e.field].is_object());
+        assert!(found, "{}.{} is in no document", e.type_name, e.field);
+    }
+}
