@@ -763,3 +763,40 @@ async fn acknowledged_writes_survive_kill_9() {
         );
     }
 }
+
+#[tokio::test]
+async fn lagging_watcher_whose_missed_history_was_compacted_gets_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(
+        &dir,
+        SqliteOptions {
+            watch_buffer: 2,
+            ..test_options()
+        },
+    );
+    let mut watch = store.watch("/", 0).await.unwrap();
+    let mut kv = store.create("/k", vec![0]).await.unwrap();
+    assert_eq!(next_event(&mut watch).await.kv.mod_revision, 1);
+    for i in 1..20u8 {
+        kv = store.update("/k", vec![i], kv.mod_revision).await.unwrap();
+    }
+    store.compact(kv.mod_revision).await.unwrap();
+    match tokio::time::timeout(Duration::from_secs(10), watch.next()).await {
+        Ok(Some(Err(StoreError::Compacted {
+            compact_revision: 20,
+        }))) => {}
+        other => panic!("expected compacted, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn watch_from_a_future_revision_starts_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut watch = store.watch("/f", 3).await.unwrap();
+    for i in 0..5 {
+        store.create(&format!("/f{i}"), vec![]).await.unwrap();
+    }
+    assert_eq!(next_event(&mut watch).await.kv.mod_revision, 4);
+    assert_eq!(next_event(&mut watch).await.kv.mod_revision, 5);
+}
