@@ -222,6 +222,32 @@ fn new_container_without_order_directive_goes_first_as_upstream() {
 }
 
 #[test]
+fn apply_removing_a_container_and_an_env_var_deletes_only_those() {
+    // What `kubectl apply` sends after the sidecar and DEBUG were dropped from the manifest.
+    let patch = json!({"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "web"}],
+        "containers": [
+            {"$setElementOrder/env": [{"name": "MODE"}], "env": [{"$patch": "delete", "name": "DEBUG"}], "name": "web"},
+            {"$patch": "delete", "name": "sidecar"}
+        ]
+    }}}});
+    let out = smp(&deployment(), patch);
+    let containers = &out["spec"]["template"]["spec"]["containers"];
+    assert_eq!(names(containers), ["web"]);
+    assert_eq!(
+        containers[0]["env"],
+        json!([{"name": "MODE", "value": "prod"}])
+    );
+    assert_eq!(containers[0]["image"], "nginx:1.25");
+}
+
+#[test]
+fn deleting_an_absent_item_changes_nothing() {
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"$patch": "delete", "name": "ghost"}]}}}});
+    assert_eq!(smp(&deployment(), patch), deployment());
+}
+
+#[test]
 fn patch_list_out_of_order_with_set_element_order_is_rejected() {
     let patch = json!({"spec": {"template": {"spec": {
         "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
