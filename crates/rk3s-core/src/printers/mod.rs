@@ -2,13 +2,18 @@
 //! Kubernetes apiserver computes them when asked for `as=Table`. Entry points: [`columns`] and
 //! [`cells`].
 //!
+//! Custom resources whose definition is at hand use [`custom_resource_columns`] and
+//! [`custom_resource_cells`] instead; [`columns`] for an unknown kind gives their default table.
+//!
 //! Cells are always computed for every column, including the priority-1 ("wide") ones: the real
 //! server does the same and leaves hiding them to kubectl.
 
 mod access;
 mod cluster;
+mod custom;
 mod duration;
 mod fields;
+mod jsonpath;
 mod network;
 mod pod;
 mod selector;
@@ -18,7 +23,12 @@ mod workloads;
 use jiff::Timestamp;
 use serde_json::Value;
 
+pub use custom::{
+    CustomColumn, custom_resource_cells, custom_resource_column_definitions,
+    custom_resource_columns,
+};
 pub use duration::human_duration;
+pub use jsonpath::{JsonPath, JsonPathError};
 pub use selector::SelectorError;
 
 /// One column of a `meta.k8s.io/v1` Table.
