@@ -85,20 +85,19 @@ pub struct Checked {
 /// Check `obj` against the kind: it must be an object of this kind and apiVersion, typed kinds
 /// must deserialize into their k8s-openapi type; unknown fields follow `validation`. The result
 /// is the normalized object (unknown fields dropped, as upstream drops them).
-pub fn check_kind(rt: &ResourceType, obj: Value, validation: FieldValidation) -> ApiResult<Checked> {
-    let Value::Object(map) = &obj else {
+pub fn check_kind(rt: &ResourceType, mut obj: Value, validation: FieldValidation) -> ApiResult<Checked> {
+    let Value::Object(map) = &mut obj else {
         return Err(ApiError::BadRequest(format!(
             "the object provided is unrecognized (must be of type {}): the body must be a JSON object",
             rt.kind
         )));
     };
     let expected_version = rt.api_version();
+    // Like upstream's decoder, a missing kind or apiVersion defaults to the endpoint's; only a
+    // different one is an error (clients such as the Python client omit them).
     match map.get("kind").and_then(Value::as_str) {
         None | Some("") => {
-            return Err(ApiError::BadRequest(format!(
-                "Object 'Kind' is missing in the request body (expected kind {:?})",
-                rt.kind
-            )));
+            map.insert("kind".into(), Value::String(rt.kind.clone()));
         }
         Some(k) if k != rt.kind => {
             return Err(ApiError::BadRequest(format!(
@@ -109,15 +108,13 @@ pub fn check_kind(rt: &ResourceType, obj: Value, validation: FieldValidation) ->
         Some(_) => {}
     }
     match map.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("apiVersion".into(), Value::String(expected_version.clone()));
+        }
         Some(v) if v == expected_version => {}
         Some(v) => {
             return Err(ApiError::BadRequest(format!(
                 "the API version in the data ({v}) does not match the expected API version ({expected_version})"
-            )));
-        }
-        None => {
-            return Err(ApiError::BadRequest(format!(
-                "Object 'apiVersion' is missing in the request body (expected {expected_version:?})"
             )));
         }
     }
