@@ -674,15 +674,10 @@ async fn dropped_watch_streams_do_not_hold_back_writes() {
     assert_eq!(store.current_revision().await.unwrap(), 20);
 }
 
-/// Child half of `acknowledged_writes_survive_kill_9`: writes until killed, printing
-/// each acknowledged key.
-#[tokio::test]
-#[ignore = "run as a child process by acknowledged_writes_survive_kill_9"]
-async fn kill_9_child_writes_until_killed() {
+/// Child half of `acknowledged_writes_survive_kill_9` (the same test re-run by the parent
+/// with `RK3S_STORE_KILL_CHILD_DB` set): writes until killed, printing each acknowledged key.
+async fn kill_9_child_writes_until_killed(path: String) {
     use std::io::Write;
-    let Ok(path) = std::env::var("RK3S_STORE_KILL_CHILD_DB") else {
-        return;
-    };
     let store = Arc::new(
         SqliteBackend::open(
             std::path::Path::new(&path),
@@ -721,13 +716,16 @@ async fn kill_9_child_writes_until_killed() {
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     use std::io::BufRead;
+    if let Ok(path) = std::env::var("RK3S_STORE_KILL_CHILD_DB") {
+        kill_9_child_writes_until_killed(path).await;
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "kill_9_child_writes_until_killed",
-            "--ignored",
+            "acknowledged_writes_survive_kill_9",
             "--nocapture",
             "--test-threads=1",
         ])
