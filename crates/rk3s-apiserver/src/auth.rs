@@ -18,7 +18,10 @@ impl Identity {
         let id = rk3s_pki::identity_from_cert_der(der).ok()?;
         let mut groups = id.groups;
         groups.push("system:authenticated".to_string());
-        Some(Identity { user: id.user, groups })
+        Some(Identity {
+            user: id.user,
+            groups,
+        })
     }
 
     /// The identity in-process components use (controllers, the namespace finalizer).
@@ -40,7 +43,12 @@ pub fn authenticate(peer: &PeerIdentity) -> ApiResult<&Identity> {
 }
 
 /// Decide whether `id` may perform `verb` on the subject.
-pub fn authorize(id: &Identity, verb: &str, subject: &Subject, namespace: Option<&str>) -> ApiResult<()> {
+pub fn authorize(
+    id: &Identity,
+    verb: &str,
+    subject: &Subject,
+    namespace: Option<&str>,
+) -> ApiResult<()> {
     if id.groups.iter().any(|g| g == "system:masters") {
         return Ok(());
     }
@@ -54,8 +62,10 @@ pub fn authorize_path(id: &Identity, path: &str) -> ApiResult<()> {
     }
     // Discovery, version and health are readable by every authenticated user, as upstream's
     // system:discovery and system:public-info-viewer roles allow.
-    let public = matches!(path, "/version" | "/healthz" | "/livez" | "/readyz" | "/api" | "/apis")
-        || path.starts_with("/api/")
+    let public = matches!(
+        path,
+        "/version" | "/healthz" | "/livez" | "/readyz" | "/api" | "/apis"
+    ) || path.starts_with("/api/")
         || path.starts_with("/apis/")
         || path.starts_with("/openapi/");
     if public {
@@ -75,18 +85,32 @@ mod tests {
 
     #[test]
     fn users_outside_system_masters_are_forbidden_with_upstream_wording() {
-        let id = Identity { user: "alice".into(), groups: vec!["dev".into()] };
+        let id = Identity {
+            user: "alice".into(),
+            groups: vec!["dev".into()],
+        };
         let e = authorize(&id, "list", &Subject::new("", "pods", ""), Some("default")).unwrap_err();
         assert_eq!(e.code(), http::StatusCode::FORBIDDEN);
         assert_eq!(
             e.to_string(),
             "pods is forbidden: User \"alice\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
         );
-        assert!(authorize(&Identity::loopback(), "delete", &Subject::new("", "pods", "x"), None).is_ok());
+        assert!(
+            authorize(
+                &Identity::loopback(),
+                "delete",
+                &Subject::new("", "pods", "x"),
+                None
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn missing_identity_is_unauthorized() {
-        assert!(matches!(authenticate(&PeerIdentity(None)), Err(ApiError::Unauthorized)));
+        assert!(matches!(
+            authenticate(&PeerIdentity(None)),
+            Err(ApiError::Unauthorized)
+        ));
     }
 }

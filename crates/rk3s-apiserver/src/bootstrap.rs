@@ -11,7 +11,8 @@ use crate::objects;
 use crate::state::ApiState;
 
 /// The namespaces upstream creates at start.
-pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -36,9 +37,18 @@ pub async fn ensure_system_namespaces(state: &ApiState) -> Result<(), BootstrapE
             "status": {"phase": "Active"},
         });
         let bytes = serde_json::to_vec(&obj).unwrap_or_default();
-        match state.store.create(&format!("/registry/namespaces/{name}"), bytes).await {
+        match state
+            .store
+            .create(&format!("/registry/namespaces/{name}"), bytes)
+            .await
+        {
             Ok(_) | Err(StoreError::AlreadyExists) => {}
-            Err(source) => return Err(BootstrapError::CreateNamespace { name: name.to_string(), source }),
+            Err(source) => {
+                return Err(BootstrapError::CreateNamespace {
+                    name: name.to_string(),
+                    source,
+                });
+            }
         }
     }
     Ok(())
@@ -48,11 +58,16 @@ pub async fn ensure_system_namespaces(state: &ApiState) -> Result<(), BootstrapE
 pub async fn resume_namespace_termination(state: &Arc<ApiState>) -> Result<(), BootstrapError> {
     let res = state
         .store
-        .list(ListRequest { prefix: "/registry/namespaces/".into(), ..Default::default() })
+        .list(ListRequest {
+            prefix: "/registry/namespaces/".into(),
+            ..Default::default()
+        })
         .await
         .map_err(BootstrapError::ListNamespaces)?;
     for kv in res.kvs {
-        let Ok(obj) = objects::from_kv(&kv) else { continue };
+        let Ok(obj) = objects::from_kv(&kv) else {
+            continue;
+        };
         if obj.pointer("/metadata/deletionTimestamp").is_some() {
             let name = objects::name(&obj).to_string();
             let st = state.clone();

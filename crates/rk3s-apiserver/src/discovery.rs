@@ -5,7 +5,11 @@ use rk3s_core::{Registry, ResourceType};
 use serde_json::{Value, json};
 
 fn group_version(group: &str, version: &str) -> String {
-    if group.is_empty() { version.to_string() } else { format!("{group}/{version}") }
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
 }
 
 /// `GET /api` (legacy form).
@@ -18,8 +22,10 @@ pub fn api_versions(server_address: &str) -> Value {
 }
 
 fn api_group(group: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> =
-        versions.iter().map(|v| json!({"groupVersion": group_version(group, v), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": group_version(group, v), "version": v}))
+        .collect();
     json!({
         "name": group,
         "versions": vs,
@@ -40,7 +46,10 @@ pub fn api_group_list(registry: &Registry) -> Value {
 
 /// `GET /apis/{group}`.
 pub fn api_group_doc(registry: &Registry, group: &str) -> Option<Value> {
-    let g = registry.groups().into_iter().find(|g| g.group == group && !group.is_empty())?;
+    let g = registry
+        .groups()
+        .into_iter()
+        .find(|g| g.group == group && !group.is_empty())?;
     let mut doc = api_group(&g.group, &g.versions);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
@@ -131,12 +140,16 @@ pub fn aggregated(registry: &Registry, legacy: bool, discovery_version: &str) ->
             .versions
             .iter()
             .map(|v| {
-                let resources: Vec<Value> =
-                    registry.in_group_version(&g.group, v).map(|rt| aggregated_resource(rt)).collect();
+                let resources: Vec<Value> = registry
+                    .in_group_version(&g.group, v)
+                    .map(|rt| aggregated_resource(rt))
+                    .collect();
                 json!({"version": v, "resources": resources, "freshness": "Current"})
             })
             .collect();
-        items.push(json!({"metadata": {"name": g.group, "creationTimestamp": null}, "versions": versions}));
+        items.push(
+            json!({"metadata": {"name": g.group, "creationTimestamp": null}, "versions": versions}),
+        );
     }
     json!({
         "kind": "APIGroupDiscoveryList",

@@ -21,15 +21,41 @@ pub enum ApiError {
     #[error("Unauthorized")]
     Unauthorized,
     #[error("{message}")]
-    Forbidden { message: String, kind: String, name: String, group: String },
+    Forbidden {
+        message: String,
+        kind: String,
+        name: String,
+        group: String,
+    },
     #[error("{message}")]
-    NotFound { message: String, kind: String, name: String, group: String },
+    NotFound {
+        message: String,
+        kind: String,
+        name: String,
+        group: String,
+    },
     #[error("{message}")]
-    AlreadyExists { message: String, kind: String, name: String, group: String },
+    AlreadyExists {
+        message: String,
+        kind: String,
+        name: String,
+        group: String,
+    },
     #[error("{message}")]
-    Conflict { message: String, kind: String, name: String, group: String },
+    Conflict {
+        message: String,
+        kind: String,
+        name: String,
+        group: String,
+    },
     #[error("{message}")]
-    Invalid { message: String, kind: String, name: String, group: String, causes: Vec<Cause> },
+    Invalid {
+        message: String,
+        kind: String,
+        name: String,
+        group: String,
+        causes: Vec<Cause>,
+    },
     #[error("{0}")]
     Gone(String),
     #[error("{0}")]
@@ -61,12 +87,20 @@ pub struct Subject {
 
 impl Subject {
     pub fn new(group: &str, resource: &str, name: &str) -> Self {
-        Subject { group: group.to_string(), resource: resource.to_string(), name: name.to_string() }
+        Subject {
+            group: group.to_string(),
+            resource: resource.to_string(),
+            name: name.to_string(),
+        }
     }
 
     /// `pods "web"` or `deployments.apps "web"`, as upstream qualifies resources in messages.
     fn qualified(&self) -> String {
-        if self.group.is_empty() { self.resource.clone() } else { format!("{}.{}", self.resource, self.group) }
+        if self.group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
     }
 }
 
@@ -104,7 +138,12 @@ impl ApiError {
 
     pub fn conflict_with(s: &Subject, why: &str) -> Self {
         ApiError::Conflict {
-            message: format!("Operation cannot be fulfilled on {} \"{}\": {}", s.qualified(), s.name, why),
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{}\": {}",
+                s.qualified(),
+                s.name,
+                why
+            ),
             kind: s.resource.clone(),
             name: s.name.clone(),
             group: s.group.clone(),
@@ -115,10 +154,24 @@ impl ApiError {
     pub fn invalid(kind: &str, group: &str, name: &str, causes: Vec<Cause>) -> Self {
         let joined: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
-        let list = if joined.len() == 1 { joined[0].clone() } else { format!("[{}]", joined.join(", ")) };
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let list = if joined.len() == 1 {
+            joined[0].clone()
+        } else {
+            format!("[{}]", joined.join(", "))
+        };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         ApiError::Invalid {
             message: format!("{qualified} \"{name}\" is invalid: {list}"),
             kind: kind.to_string(),
@@ -133,7 +186,11 @@ impl ApiError {
             Some(ns) => format!(" in the namespace \"{ns}\""),
             None => " at the cluster scope".to_string(),
         };
-        let what = if s.name.is_empty() { s.qualified() } else { format!("{} \"{}\"", s.qualified(), s.name) };
+        let what = if s.name.is_empty() {
+            s.qualified()
+        } else {
+            format!("{} \"{}\"", s.qualified(), s.name)
+        };
         ApiError::Forbidden {
             message: format!(
                 "{what} is forbidden: User \"{user}\" cannot {verb} resource \"{}\" in API group \"{}\"{scope}",
@@ -198,11 +255,25 @@ impl ApiError {
             "code": self.code().as_u16(),
         });
         let details = match self {
-            ApiError::Forbidden { kind, name, group, .. }
-            | ApiError::NotFound { kind, name, group, .. }
-            | ApiError::AlreadyExists { kind, name, group, .. }
-            | ApiError::Conflict { kind, name, group, .. } => Some(details(name, group, kind, &[])),
-            ApiError::Invalid { kind, name, group, causes, .. } => Some(details(name, group, kind, causes)),
+            ApiError::Forbidden {
+                kind, name, group, ..
+            }
+            | ApiError::NotFound {
+                kind, name, group, ..
+            }
+            | ApiError::AlreadyExists {
+                kind, name, group, ..
+            }
+            | ApiError::Conflict {
+                kind, name, group, ..
+            } => Some(details(name, group, kind, &[])),
+            ApiError::Invalid {
+                kind,
+                name,
+                group,
+                causes,
+                ..
+            } => Some(details(name, group, kind, causes)),
             _ => None,
         };
         if let Some(d) = details {
@@ -222,8 +293,10 @@ fn details(name: &str, group: &str, kind: &str, causes: &[Cause]) -> Value {
     }
     d.insert("kind".into(), json!(kind));
     if !causes.is_empty() {
-        let c: Vec<Value> =
-            causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect();
+        let c: Vec<Value> = causes
+            .iter()
+            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .collect();
         d.insert("causes".into(), Value::Array(c));
     }
     Value::Object(d)
@@ -232,7 +305,12 @@ fn details(name: &str, group: &str, kind: &str, causes: &[Cause]) -> Value {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.status()).unwrap_or_default();
-        (self.code(), [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        (
+            self.code(),
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -273,11 +351,18 @@ mod tests {
             "ConfigMap",
             "",
             "Bad_Name",
-            vec![Cause { reason: "FieldValueInvalid", field: "metadata.name".into(), message: "bad".into() }],
+            vec![Cause {
+                reason: "FieldValueInvalid",
+                field: "metadata.name".into(),
+                message: "bad".into(),
+            }],
         );
         let s = e.status();
         assert_eq!(s["code"], 422);
-        assert_eq!(s["message"], "ConfigMap \"Bad_Name\" is invalid: metadata.name: bad");
+        assert_eq!(
+            s["message"],
+            "ConfigMap \"Bad_Name\" is invalid: metadata.name: bad"
+        );
         assert_eq!(s["details"]["causes"][0]["field"], "metadata.name");
     }
 }

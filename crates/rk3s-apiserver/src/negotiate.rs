@@ -31,7 +31,10 @@ struct MediaRange {
 
 impl MediaRange {
     fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -78,10 +81,18 @@ pub fn representation(headers: &HeaderMap) -> ApiResult<Representation> {
         match (r.param("as"), r.param("g"), r.param("v")) {
             (None, _, _) => return Ok(Representation::Object),
             (Some("Table"), Some("meta.k8s.io"), Some(v @ ("v1" | "v1beta1"))) => {
-                return Ok(Representation::Table { v1beta1: v == "v1beta1" });
+                return Ok(Representation::Table {
+                    v1beta1: v == "v1beta1",
+                });
             }
-            (Some("PartialObjectMetadata" | "PartialObjectMetadataList"), Some("meta.k8s.io"), Some(v @ ("v1" | "v1beta1"))) => {
-                return Ok(Representation::PartialMetadata { v1beta1: v == "v1beta1" });
+            (
+                Some("PartialObjectMetadata" | "PartialObjectMetadataList"),
+                Some("meta.k8s.io"),
+                Some(v @ ("v1" | "v1beta1")),
+            ) => {
+                return Ok(Representation::PartialMetadata {
+                    v1beta1: v == "v1beta1",
+                });
             }
             _ => continue,
         }
@@ -131,14 +142,22 @@ pub fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|s| {
+            s.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 /// The body format for create/update requests (patches pick their own by patch type).
 pub fn body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
     match content_type(headers).as_deref() {
         None | Some("") | Some("application/json") => Ok(BodyFormat::Json),
-        Some("application/yaml") | Some("application/x-yaml") | Some("text/yaml") => Ok(BodyFormat::Yaml),
+        Some("application/yaml") | Some("application/x-yaml") | Some("text/yaml") => {
+            Ok(BodyFormat::Yaml)
+        }
         Some(PROTOBUF) => Ok(BodyFormat::Protobuf),
         Some(other) => Err(ApiError::UnsupportedMediaType(format!(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other:?})"
@@ -149,18 +168,24 @@ pub fn body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
 /// Decode a request body into a JSON value.
 pub fn decode_body(format: BodyFormat, body: &[u8]) -> ApiResult<Value> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::TooLarge("Request entity too large: limit is 3145728".into()));
+        return Err(ApiError::TooLarge(
+            "Request entity too large: limit is 3145728".into(),
+        ));
     }
     match format {
         BodyFormat::Json => serde_json::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}"))),
         BodyFormat::Yaml => {
-            let text = std::str::from_utf8(body)
-                .map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8 YAML".into()))?;
+            let text = std::str::from_utf8(body).map_err(|_| {
+                ApiError::BadRequest("the request body is not valid UTF-8 YAML".into())
+            })?;
             yaml_to_json(text)
         }
-        BodyFormat::Protobuf => crate::protobuf::decode(body)
-            .map_err(|e| ApiError::BadRequest(format!("the request body is not a valid Kubernetes protobuf message: {e}"))),
+        BodyFormat::Protobuf => crate::protobuf::decode(body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the request body is not a valid Kubernetes protobuf message: {e}"
+            ))
+        }),
     }
 }
 
@@ -183,14 +208,22 @@ mod tests {
 
     #[test]
     fn kubectl_get_accept_chooses_table_v1() {
-        let h = accept("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json");
-        assert_eq!(representation(&h).unwrap(), Representation::Table { v1beta1: false });
+        let h = accept(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json",
+        );
+        assert_eq!(
+            representation(&h).unwrap(),
+            Representation::Table { v1beta1: false }
+        );
     }
 
     #[test]
     fn protobuf_only_accept_is_not_acceptable() {
         let h = accept("application/vnd.kubernetes.protobuf");
-        assert!(matches!(representation(&h), Err(ApiError::NotAcceptable(_))));
+        assert!(matches!(
+            representation(&h),
+            Err(ApiError::NotAcceptable(_))
+        ));
     }
 
     #[test]
@@ -201,29 +234,52 @@ mod tests {
 
     #[test]
     fn discovery_v2beta1_only_client_gets_v2beta1() {
-        let h = accept("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json");
+        let h = accept(
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json",
+        );
         assert_eq!(discovery_form(&h), DiscoveryForm::AggregatedV2Beta1);
-        let h = accept("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json");
+        let h = accept(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json",
+        );
         assert_eq!(discovery_form(&h), DiscoveryForm::AggregatedV2);
-        assert_eq!(discovery_form(&accept("application/json")), DiscoveryForm::Legacy);
+        assert_eq!(
+            discovery_form(&accept("application/json")),
+            DiscoveryForm::Legacy
+        );
     }
 
     #[test]
     fn malformed_json_and_yaml_are_bad_requests() {
-        assert!(matches!(decode_body(BodyFormat::Json, b"{\"a\":"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(decode_body(BodyFormat::Yaml, b"a: [1,\n"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(decode_body(BodyFormat::Yaml, &[0xff, 0xfe]), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            decode_body(BodyFormat::Json, b"{\"a\":"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            decode_body(BodyFormat::Yaml, b"a: [1,\n"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            decode_body(BodyFormat::Yaml, &[0xff, 0xfe]),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]
     fn oversized_body_is_rejected_before_parsing() {
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert!(matches!(decode_body(BodyFormat::Json, &big), Err(ApiError::TooLarge(_))));
+        assert!(matches!(
+            decode_body(BodyFormat::Json, &big),
+            Err(ApiError::TooLarge(_))
+        ));
     }
 
     #[test]
     fn yaml_body_becomes_json() {
-        let v = decode_body(BodyFormat::Yaml, b"apiVersion: v1\nkind: ConfigMap\ndata:\n  a: \"1\"\n").unwrap();
+        let v = decode_body(
+            BodyFormat::Yaml,
+            b"apiVersion: v1\nkind: ConfigMap\ndata:\n  a: \"1\"\n",
+        )
+        .unwrap();
         assert_eq!(v["data"]["a"], "1");
     }
 }

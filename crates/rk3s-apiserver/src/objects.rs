@@ -10,8 +10,9 @@ use crate::error::{ApiError, ApiResult, Cause};
 /// Parse a stored value and stamp `metadata.resourceVersion` from the row's revision
 /// (the stored bytes never carry it: the revision is the truth).
 pub fn from_kv(kv: &KeyValue) -> ApiResult<Value> {
-    let mut obj: Value = serde_json::from_slice(&kv.value)
-        .map_err(|e| ApiError::Internal(format!("stored object {} is not valid JSON: {e}", kv.key)))?;
+    let mut obj: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+        ApiError::Internal(format!("stored object {} is not valid JSON: {e}", kv.key))
+    })?;
     set_resource_version(&mut obj, kv.mod_revision);
     Ok(obj)
 }
@@ -48,12 +49,16 @@ pub fn name(obj: &Value) -> &str {
 }
 
 pub fn labels(obj: &Value) -> Option<&Map<String, Value>> {
-    meta(obj).and_then(|m| m.get("labels")).and_then(Value::as_object)
+    meta(obj)
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
 }
 
 /// Current time as Kubernetes writes timestamps (RFC 3339, seconds precision, UTC).
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// What to do with fields the kind does not know (`fieldValidation`).
@@ -85,7 +90,11 @@ pub struct Checked {
 /// Check `obj` against the kind: it must be an object of this kind and apiVersion, typed kinds
 /// must deserialize into their k8s-openapi type; unknown fields follow `validation`. The result
 /// is the normalized object (unknown fields dropped, as upstream drops them).
-pub fn check_kind(rt: &ResourceType, mut obj: Value, validation: FieldValidation) -> ApiResult<Checked> {
+pub fn check_kind(
+    rt: &ResourceType,
+    mut obj: Value,
+    validation: FieldValidation,
+) -> ApiResult<Checked> {
     let Value::Object(map) = &mut obj else {
         return Err(ApiError::BadRequest(format!(
             "the object provided is unrecognized (must be of type {}): the body must be a JSON object",
@@ -123,10 +132,16 @@ pub fn check_kind(rt: &ResourceType, mut obj: Value, validation: FieldValidation
         Some(_) => return Err(ApiError::BadRequest("metadata: must be an object".into())),
     }
     let Some(codec) = rt.codec else {
-        return Ok(Checked { object: obj, warnings: Vec::new() });
+        return Ok(Checked {
+            object: obj,
+            warnings: Vec::new(),
+        });
     };
     let normalized = (codec.roundtrip)(obj.clone()).map_err(|e| {
-        ApiError::BadRequest(format!("{} in version {:?} cannot be handled as a {}: {e}", rt.kind, rt.version, rt.kind))
+        ApiError::BadRequest(format!(
+            "{} in version {:?} cannot be handled as a {}: {e}",
+            rt.kind, rt.version, rt.kind
+        ))
     })?;
     let mut unknown = Vec::new();
     if validation != FieldValidation::Ignore {
@@ -134,14 +149,26 @@ pub fn check_kind(rt: &ResourceType, mut obj: Value, validation: FieldValidation
     }
     match validation {
         FieldValidation::Strict if !unknown.is_empty() => {
-            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
-            Err(ApiError::BadRequest(format!("strict decoding error: {}", list.join(", "))))
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect();
+            Err(ApiError::BadRequest(format!(
+                "strict decoding error: {}",
+                list.join(", ")
+            )))
         }
         FieldValidation::Warn => Ok(Checked {
             object: normalized,
-            warnings: unknown.iter().map(|f| format!("unknown field {f:?}")).collect(),
+            warnings: unknown
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect(),
         }),
-        _ => Ok(Checked { object: normalized, warnings: Vec::new() }),
+        _ => Ok(Checked {
+            object: normalized,
+            warnings: Vec::new(),
+        }),
     }
 }
 
@@ -151,7 +178,11 @@ fn unknown_fields(original: &Value, typed: &Value, path: &str, out: &mut Vec<Str
     match (original, typed) {
         (Value::Object(o), Value::Object(t)) => {
             for (k, v) in o {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match t.get(k) {
                     Some(tv) => unknown_fields(v, tv, &p, out),
                     None if v.is_null() => {}
@@ -185,7 +216,11 @@ pub fn validate_name(rt: &ResourceType, name: &str) -> ApiResult<()> {
     if let Err(msgs) = rk3s_core::names::validate_name(&rt.group, &rt.plural, name) {
         let causes = msgs
             .into_iter()
-            .map(|m| Cause { reason: "FieldValueInvalid", field: "metadata.name".into(), message: format!("Invalid value: {name:?}: {m}") })
+            .map(|m| Cause {
+                reason: "FieldValueInvalid",
+                field: "metadata.name".into(),
+                message: format!("Invalid value: {name:?}: {m}"),
+            })
             .collect();
         return Err(ApiError::invalid(&rt.kind, &rt.group, name, causes));
     }
@@ -202,12 +237,18 @@ pub fn validate_meta(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
             Some(Value::Object(o)) => {
                 for (k, v) in o {
                     let Some(s) = v.as_str() else {
-                        return Err(ApiError::BadRequest(format!("metadata.{field}.{k}: must be a string")));
+                        return Err(ApiError::BadRequest(format!(
+                            "metadata.{field}.{k}: must be a string"
+                        )));
                     };
                     out.insert(k.clone(), s.to_string());
                 }
             }
-            Some(_) => return Err(ApiError::BadRequest(format!("metadata.{field}: must be a map of strings"))),
+            Some(_) => {
+                return Err(ApiError::BadRequest(format!(
+                    "metadata.{field}: must be a map of strings"
+                )));
+            }
         }
         Ok(out)
     };
@@ -218,19 +259,37 @@ pub fn validate_meta(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     for msg in rk3s_core::names::validate_annotations(&string_map("annotations")?) {
         causes.push(cause_from_message(&msg));
     }
-    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(&rt.kind, &rt.group, name(obj), causes)) }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&rt.kind, &rt.group, name(obj), causes))
+    }
 }
 
 /// Split an upstream-style field error (`<path>: <detail>`) into a Status cause.
 fn cause_from_message(msg: &str) -> Cause {
     match msg.split_once(": ") {
-        Some((field, detail)) => Cause { reason: "FieldValueInvalid", field: field.to_string(), message: detail.to_string() },
-        None => Cause { reason: "FieldValueInvalid", field: String::new(), message: msg.to_string() },
+        Some((field, detail)) => Cause {
+            reason: "FieldValueInvalid",
+            field: field.to_string(),
+            message: detail.to_string(),
+        },
+        None => Cause {
+            reason: "FieldValueInvalid",
+            field: String::new(),
+            message: msg.to_string(),
+        },
     }
 }
 
 /// The `List` wrapper for a set of objects.
-pub fn list_object(rt: &ResourceType, items: Vec<Value>, revision: i64, continue_token: Option<String>, remaining: Option<i64>) -> Value {
+pub fn list_object(
+    rt: &ResourceType,
+    items: Vec<Value>,
+    revision: i64,
+    continue_token: Option<String>,
+    remaining: Option<i64>,
+) -> Value {
     let mut meta = json!({"resourceVersion": revision.to_string()});
     if let Some(c) = continue_token {
         meta["continue"] = Value::String(c);
@@ -256,7 +315,10 @@ mod tests {
         let typed = json!({"spec": {"replicas": 1, "template": {}}, "metadata": {"name": "a"}});
         let mut out = Vec::new();
         unknown_fields(&original, &typed, "", &mut out);
-        assert_eq!(out, vec!["spec.bogus".to_string(), "spec.template.x".to_string()]);
+        assert_eq!(
+            out,
+            vec!["spec.bogus".to_string(), "spec.template.x".to_string()]
+        );
     }
 
     #[test]

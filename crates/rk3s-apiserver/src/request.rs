@@ -21,11 +21,18 @@ pub struct ApiTarget {
 #[derive(Debug, Clone)]
 pub enum Route {
     /// `/api` or `/apis`.
-    DiscoveryRoot { legacy: bool },
+    DiscoveryRoot {
+        legacy: bool,
+    },
     /// `/apis/{group}`.
-    DiscoveryGroup { group: String },
+    DiscoveryGroup {
+        group: String,
+    },
     /// `/api/v1` or `/apis/{group}/{version}`.
-    DiscoveryGroupVersion { group: String, version: String },
+    DiscoveryGroupVersion {
+        group: String,
+        version: String,
+    },
     Resource(ApiTarget),
 }
 
@@ -35,7 +42,11 @@ pub fn route(registry: &Registry, path: &str) -> ApiResult<Option<Route>> {
     let (group, version, rest) = match segs.as_slice() {
         ["api"] => return Ok(Some(Route::DiscoveryRoot { legacy: true })),
         ["apis"] => return Ok(Some(Route::DiscoveryRoot { legacy: false })),
-        ["apis", g] => return Ok(Some(Route::DiscoveryGroup { group: (*g).to_string() })),
+        ["apis", g] => {
+            return Ok(Some(Route::DiscoveryGroup {
+                group: (*g).to_string(),
+            }));
+        }
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Ok(None),
@@ -44,11 +55,16 @@ pub fn route(registry: &Registry, path: &str) -> ApiResult<Option<Route>> {
         return Ok(None);
     }
     if rest.is_empty() {
-        return Ok(Some(Route::DiscoveryGroupVersion { group: group.to_string(), version: version.to_string() }));
+        return Ok(Some(Route::DiscoveryGroupVersion {
+            group: group.to_string(),
+            version: version.to_string(),
+        }));
     }
     for s in rest {
         if s.is_empty() {
-            return Err(ApiError::BadRequest(format!("invalid path {path:?}: empty segment")));
+            return Err(ApiError::BadRequest(format!(
+                "invalid path {path:?}: empty segment"
+            )));
         }
     }
     let lookup = |plural: &str| registry.by_resource(group, version, plural).cloned();
@@ -67,7 +83,9 @@ pub fn route(registry: &Registry, path: &str) -> ApiResult<Option<Route>> {
             })));
         }
     }
-    let Some(rt) = lookup(rest[0]) else { return Ok(None) };
+    let Some(rt) = lookup(rest[0]) else {
+        return Ok(None);
+    };
     if rest.len() > 3 {
         return Ok(None);
     }
@@ -106,12 +124,18 @@ fn parse_bool(name: &str, v: &str) -> ApiResult<bool> {
     match v {
         "true" | "1" | "True" | "TRUE" | "t" | "T" => Ok(true),
         "false" | "0" | "False" | "FALSE" | "f" | "F" | "" => Ok(false),
-        other => Err(ApiError::BadRequest(format!("invalid value {other:?} for query parameter {name}: must be a boolean"))),
+        other => Err(ApiError::BadRequest(format!(
+            "invalid value {other:?} for query parameter {name}: must be a boolean"
+        ))),
     }
 }
 
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> ApiResult<T> {
-    v.parse().map_err(|_| ApiError::BadRequest(format!("invalid value {v:?} for query parameter {name}: must be an integer")))
+    v.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "invalid value {v:?} for query parameter {name}: must be an integer"
+        ))
+    })
 }
 
 impl Query {
@@ -129,11 +153,19 @@ impl Query {
                     q.limit = if n > 0 { Some(n as usize) } else { None };
                 }
                 "continue" => q.continue_token = Some(v.to_string()).filter(|s| !s.is_empty()),
-                "resourceVersion" => q.resource_version = Some(v.to_string()).filter(|s| !s.is_empty()),
-                "resourceVersionMatch" => q.resource_version_match = Some(v.to_string()).filter(|s| !s.is_empty()),
+                "resourceVersion" => {
+                    q.resource_version = Some(v.to_string()).filter(|s| !s.is_empty())
+                }
+                "resourceVersionMatch" => {
+                    q.resource_version_match = Some(v.to_string()).filter(|s| !s.is_empty())
+                }
                 "timeoutSeconds" => q.timeout_seconds = Some(parse_num("timeoutSeconds", v)?),
-                "allowWatchBookmarks" => q.allow_watch_bookmarks = parse_bool("allowWatchBookmarks", v)?,
-                "sendInitialEvents" => q.send_initial_events = Some(parse_bool("sendInitialEvents", v)?),
+                "allowWatchBookmarks" => {
+                    q.allow_watch_bookmarks = parse_bool("allowWatchBookmarks", v)?
+                }
+                "sendInitialEvents" => {
+                    q.send_initial_events = Some(parse_bool("sendInitialEvents", v)?)
+                }
                 "dryRun" => match v {
                     "All" => q.dry_run = true,
                     "" => {}
@@ -155,7 +187,9 @@ impl Query {
                 "force" => q.force = parse_bool("force", v)?,
                 "includeObject" => q.include_object = Some(v.to_string()),
                 "propagationPolicy" => q.propagation_policy = Some(v.to_string()),
-                "gracePeriodSeconds" => q.grace_period_seconds = Some(parse_num("gracePeriodSeconds", v)?),
+                "gracePeriodSeconds" => {
+                    q.grace_period_seconds = Some(parse_num("gracePeriodSeconds", v)?)
+                }
                 "pretty" => q.pretty = parse_bool("pretty", v)?,
                 // Parameters we accept and ignore, as upstream ignores unknown ones.
                 _ => {}
@@ -171,12 +205,18 @@ mod tests {
 
     #[test]
     fn bad_limit_is_a_bad_request() {
-        assert!(matches!(Query::parse(Some("limit=abc")), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            Query::parse(Some("limit=abc")),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]
     fn watch_and_selectors_are_parsed() {
-        let q = Query::parse(Some("watch=true&labelSelector=a%3Db&fieldSelector=metadata.name%3Dx&limit=500")).unwrap();
+        let q = Query::parse(Some(
+            "watch=true&labelSelector=a%3Db&fieldSelector=metadata.name%3Dx&limit=500",
+        ))
+        .unwrap();
         assert!(q.watch);
         assert_eq!(q.label_selector.as_deref(), Some("a=b"));
         assert_eq!(q.field_selector.as_deref(), Some("metadata.name=x"));

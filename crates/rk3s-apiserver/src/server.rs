@@ -38,20 +38,26 @@ pub enum ServerError {
 /// against the client CA when presented, ALPN h2 and http/1.1.
 pub fn tls_config(tls: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>, ServerError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(tls.serving_cert.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| ServerError::Tls(format!("serving certificate: {e}")))?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(tls.serving_cert.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| ServerError::Tls(format!("serving certificate: {e}")))?;
     let key = PrivateKeyDer::from_pem_slice(tls.serving_key.as_bytes())
         .map_err(|e| ServerError::Tls(format!("serving key: {e}")))?;
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(tls.client_ca.as_bytes()) {
         let c = c.map_err(|e| ServerError::Tls(format!("client CA: {e}")))?;
-        roots.add(c).map_err(|e| ServerError::Tls(format!("client CA: {e}")))?;
+        roots
+            .add(c)
+            .map_err(|e| ServerError::Tls(format!("client CA: {e}")))?;
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(|e| ServerError::Tls(format!("client verifier: {e}")))?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| ServerError::Tls(format!("client verifier: {e}")))?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ServerError::Tls(e.to_string()))?
@@ -63,7 +69,12 @@ pub fn tls_config(tls: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>, Server
 }
 
 /// Accept connections until `shutdown` fires; each connection is served on its own task.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: Arc<ApiState>, shutdown: CancellationToken) -> Result<(), ServerError> {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<ApiState>,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
     let acceptor = TlsAcceptor::from(tls);
     loop {
         let (tcp, peer_addr) = tokio::select! {
@@ -83,22 +94,33 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state:
         let state = state.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(peer = %peer_addr, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let identity = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|c| Identity::from_cert(c));
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(peer = %peer_addr, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let identity = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| Identity::from_cert(c));
             serve_connection(tls, peer_addr, PeerIdentity(identity), state, shutdown).await;
         });
     }
 }
 
-async fn serve_connection<S>(io: S, peer_addr: SocketAddr, peer: PeerIdentity, state: Arc<ApiState>, shutdown: CancellationToken)
-where
+async fn serve_connection<S>(
+    io: S,
+    peer_addr: SocketAddr,
+    peer: PeerIdentity,
+    state: Arc<ApiState>,
+    shutdown: CancellationToken,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {

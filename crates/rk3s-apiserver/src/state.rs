@@ -38,7 +38,12 @@ impl ApiState {
     /// The strategic-merge navigation for a typed kind.
     pub fn schema_nav(&self, codec: &rk3s_core::TypedCodec) -> Arc<SchemaNav> {
         let name = (codec.schema_name)();
-        if let Some(nav) = self.schema_navs.lock().ok().and_then(|m| m.get(&name).cloned()) {
+        if let Some(nav) = self
+            .schema_navs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&name).cloned())
+        {
             return nav;
         }
         let nav = Arc::new(SchemaNav::for_codec(codec));

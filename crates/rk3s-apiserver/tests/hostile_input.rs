@@ -19,22 +19,58 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let opts = SqliteOptions { synchronous: Synchronous::Normal, compaction: None, ..Default::default() };
+    let opts = SqliteOptions {
+        synchronous: Synchronous::Normal,
+        compaction: None,
+        ..Default::default()
+    };
     let store = SqliteBackend::open(&dir.path().join("state.db"), opts).unwrap();
-    let state = Arc::new(ApiState::new(rk3s_core::Registry::builtin(), Arc::new(store), "127.0.0.1:6443".into()));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(rk3s_apiserver::bootstrap::ensure_system_namespaces(&state)).unwrap();
+    let state = Arc::new(ApiState::new(
+        rk3s_core::Registry::builtin(),
+        Arc::new(store),
+        "127.0.0.1:6443".into(),
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(rk3s_apiserver::bootstrap::ensure_system_namespaces(&state))
+        .unwrap();
     // A known object for updates and patches to aim at.
-    let cm = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"target"},"data":{"a":"b"}}"#;
-    let (code, _) = rt.block_on(call(&state, "POST", "/api/v1/namespaces/default/configmaps", "application/json", cm.to_vec()));
+    let cm =
+        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"target"},"data":{"a":"b"}}"#;
+    let (code, _) = rt.block_on(call(
+        &state,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        cm.to_vec(),
+    ));
     assert_eq!(code, 201);
     let dep = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}"#;
-    let (code, _) = rt.block_on(call(&state, "POST", "/apis/apps/v1/namespaces/default/deployments", "application/json", dep.to_vec()));
+    let (code, _) = rt.block_on(call(
+        &state,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "application/json",
+        dep.to_vec(),
+    ));
     assert_eq!(code, 201);
-    Fixture { _dir: dir, state, rt }
+    Fixture {
+        _dir: dir,
+        state,
+        rt,
+    }
 }
 
-async fn call(state: &Arc<ApiState>, method: &str, uri: &str, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+async fn call(
+    state: &Arc<ApiState>,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
     let req = http::Request::builder()
         .method(method)
         .uri(uri)
@@ -42,13 +78,22 @@ async fn call(state: &Arc<ApiState>, method: &str, uri: &str, content_type: &str
         .header("accept", "application/json")
         .body(Body::from(body))
         .unwrap();
-    let resp = rk3s_apiserver::handlers::handle(state.clone(), PeerIdentity(Some(Identity::loopback())), req).await;
+    let resp = rk3s_apiserver::handlers::handle(
+        state.clone(),
+        PeerIdentity(Some(Identity::loopback())),
+        req,
+    )
+    .await;
     let code = resp.status().as_u16();
     // Watches stream forever; only read bodies of ordinary responses.
     let bytes = if uri.contains("watch") {
         Vec::new()
     } else {
-        resp.into_body().collect().await.map(|c| c.to_bytes().to_vec()).unwrap_or_default()
+        resp.into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes().to_vec())
+            .unwrap_or_default()
     };
     (code, bytes)
 }
@@ -107,7 +152,11 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
         Just(b"a: [1, 2\n".to_vec()),
         Just(b"- !!binary |\n  AAAA".to_vec()),
     ];
-    let random_json = any::<String>().prop_map(|s| serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name": s}}).to_string().into_bytes());
+    let random_json = any::<String>().prop_map(|s| {
+        serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name": s}})
+            .to_string()
+            .into_bytes()
+    });
     prop_oneof![4 => json_like, 2 => prop::collection::vec(any::<u8>(), 0..256), 1 => random_json]
 }
 

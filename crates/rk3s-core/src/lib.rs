@@ -2,9 +2,9 @@
 //! logic shared by the server's components. Nothing in this crate does I/O.
 
 pub mod builtin;
-pub mod printers;
 pub mod names;
 pub mod patch;
+pub mod printers;
 pub mod registry;
 pub mod selectors;
 

@@ -116,7 +116,9 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(types: Vec<ResourceType>) -> Self {
-        Registry { types: types.into_iter().map(Arc::new).collect() }
+        Registry {
+            types: types.into_iter().map(Arc::new).collect(),
+        }
     }
 
     /// The registry of every built-in kind rk3s serves.
@@ -129,13 +131,22 @@ impl Registry {
     }
 
     /// Look up by group, version and plural (the URL form).
-    pub fn by_resource(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceType>> {
-        self.types.iter().find(|t| t.group == group && t.version == version && t.plural == plural)
+    pub fn by_resource(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<&Arc<ResourceType>> {
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
     }
 
     /// Look up by group, version and kind.
     pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<&Arc<ResourceType>> {
-        self.types.iter().find(|t| t.group == group && t.version == version && t.kind == kind)
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.kind == kind)
     }
 
     /// Groups with their versions, in the order discovery lists them (core group first).
@@ -148,14 +159,23 @@ impl Registry {
                         g.versions.push(t.version.clone());
                     }
                 }
-                None => out.push(GroupVersions { group: t.group.clone(), versions: vec![t.version.clone()] }),
+                None => out.push(GroupVersions {
+                    group: t.group.clone(),
+                    versions: vec![t.version.clone()],
+                }),
             }
         }
         out
     }
 
     /// The resource types of one group/version, in registry order.
-    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a Arc<ResourceType>> + 'a {
-        self.types.iter().filter(move |t| t.group == group && t.version == version)
+    pub fn in_group_version<'a>(
+        &'a self,
+        group: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<ResourceType>> + 'a {
+        self.types
+            .iter()
+            .filter(move |t| t.group == group && t.version == version)
     }
 }

@@ -30,7 +30,15 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(debug: bool) {
-    let default = if debug { "info,rk3s=debug,rk3s_apiserver=debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RK3S_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let default = if debug {
+        "info,rk3s=debug,rk3s_apiserver=debug"
+    } else {
+        "info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RK3S_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }

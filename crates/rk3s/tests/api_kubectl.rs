@@ -36,7 +36,13 @@ fn kubectl_version_reports_kubernetes_1_33_with_rk3s_suffix() {
     let server = &v["serverVersion"];
     assert_eq!(server["major"], "1");
     assert_eq!(server["minor"], "33");
-    assert!(server["gitVersion"].as_str().unwrap().starts_with("v1.33.0+rk3s"), "{server}");
+    assert!(
+        server["gitVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.33.0+rk3s"),
+        "{server}"
+    );
 }
 
 #[test]
@@ -44,7 +50,11 @@ fn system_namespaces_exist_from_the_start() {
     let s = Server::start();
     let out = s.ok(&["get", "namespaces"]);
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        assert!(out.lines().any(|l| l.starts_with(ns) && l.contains("Active")), "{ns} missing in:\n{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(ns) && l.contains("Active")),
+            "{ns} missing in:\n{out}"
+        );
     }
     assert!(out.starts_with("NAME"), "table header expected:\n{out}");
     assert!(out.lines().next().unwrap().contains("STATUS"));
@@ -54,24 +64,45 @@ fn system_namespaces_exist_from_the_start() {
 fn configmap_create_get_list_update_delete_with_protobuf_bodies() {
     let s = Server::start();
     // kubectl 1.32 sends this create as protobuf.
-    let out = s.ok(&["create", "configmap", "settings", "--from-literal=color=blue", "--from-literal=size=10"]);
+    let out = s.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=color=blue",
+        "--from-literal=size=10",
+    ]);
     assert!(out.contains("configmap/settings created"), "{out}");
     let cm = s.json(&["get", "configmap", "settings"]);
     assert_eq!(cm["data"]["color"], "blue");
     assert_eq!(cm["data"]["size"], "10");
-    assert!(cm["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(
+        cm["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
     assert!(cm["metadata"]["creationTimestamp"].as_str().is_some());
-    let rv1: i64 = cm["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv1: i64 = cm["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
 
     let err = s.fails(&["create", "configmap", "settings", "--from-literal=a=b"]);
-    assert!(err.contains("configmaps \"settings\" already exists"), "{err}");
+    assert!(
+        err.contains("configmaps \"settings\" already exists"),
+        "{err}"
+    );
 
     s.ok(&["label", "configmap", "settings", "tier=backend"]);
     s.ok(&["annotate", "configmap", "settings", "note=hello"]);
     let cm = s.json(&["get", "configmap", "settings"]);
     assert_eq!(cm["metadata"]["labels"]["tier"], "backend");
     assert_eq!(cm["metadata"]["annotations"]["note"], "hello");
-    let rv2: i64 = cm["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv2: i64 = cm["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv2 > rv1);
 
     let listed = s.ok(&["get", "configmaps", "-l", "tier=backend", "-o", "name"]);
@@ -89,15 +120,38 @@ fn configmap_create_get_list_update_delete_with_protobuf_bodies() {
 fn namespace_secret_and_deployment_created_by_kubectl_create_protobuf() {
     let s = Server::start();
     s.ok(&["create", "namespace", "team-a"]);
-    s.ok(&["-n", "team-a", "create", "secret", "generic", "db", "--from-literal=password=s3cret"]);
+    s.ok(&[
+        "-n",
+        "team-a",
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=password=s3cret",
+    ]);
     let sec = s.json(&["-n", "team-a", "get", "secret", "db"]);
     assert_eq!(sec["data"]["password"], "czNjcmV0");
     assert_eq!(sec["type"], "Opaque");
-    s.ok(&["-n", "team-a", "create", "deployment", "api", "--image=busybox", "--replicas=3", "--port=8080"]);
+    s.ok(&[
+        "-n",
+        "team-a",
+        "create",
+        "deployment",
+        "api",
+        "--image=busybox",
+        "--replicas=3",
+        "--port=8080",
+    ]);
     let d = s.json(&["-n", "team-a", "get", "deployment", "api"]);
     assert_eq!(d["spec"]["replicas"], 3);
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "busybox");
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 8080);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox"
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        8080
+    );
     assert_eq!(d["metadata"]["generation"], 1);
 }
 
@@ -108,13 +162,21 @@ fn apply_twice_is_unchanged_then_changes_patch_only_what_changed() {
     assert!(out.contains("deployment.apps/web created"), "{out}");
     let out = s.apply(DEPLOYMENT);
     assert!(out.contains("deployment.apps/web unchanged"), "{out}");
-    let changed = DEPLOYMENT.replacen("replicas: 2", "replicas: 4", 1).replacen("image: busybox:1.36", "image: busybox:1.37", 1);
+    let changed = DEPLOYMENT
+        .replacen("replicas: 2", "replicas: 4", 1)
+        .replacen("image: busybox:1.36", "image: busybox:1.37", 1);
     let out = s.apply(&changed);
     assert!(out.contains("deployment.apps/web configured"), "{out}");
     let d = s.json(&["get", "deployment", "web"]);
     assert_eq!(d["spec"]["replicas"], 4);
-    let containers = d["spec"]["template"]["spec"]["containers"].as_array().unwrap();
-    assert_eq!(containers.len(), 2, "strategic merge must keep both containers: {containers:?}");
+    let containers = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        containers.len(),
+        2,
+        "strategic merge must keep both containers: {containers:?}"
+    );
     assert_eq!(containers[0]["image"], "busybox:1.37");
     assert_eq!(containers[1]["name"], "sidecar");
     assert_eq!(containers[1]["image"], "busybox:1.36");
@@ -122,11 +184,31 @@ fn apply_twice_is_unchanged_then_changes_patch_only_what_changed() {
 
     s.ok(&["set", "image", "deployment/web", "sidecar=busybox:1.38"]);
     s.ok(&["scale", "deployment", "web", "--replicas=1"]);
-    s.ok(&["patch", "deployment", "web", "--type=merge", "-p", r#"{"metadata":{"labels":{"patched":"merge"}}}"#]);
-    s.ok(&["patch", "deployment", "web", "--type=json", "-p", r#"[{"op":"add","path":"/metadata/labels/jp","value":"yes"}]"#]);
+    s.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"patched":"merge"}}}"#,
+    ]);
+    s.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/metadata/labels/jp","value":"yes"}]"#,
+    ]);
     let d = s.json(&["get", "deployment", "web"]);
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][1]["image"], "busybox:1.38");
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "busybox:1.37");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][1]["image"],
+        "busybox:1.38"
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox:1.37"
+    );
     assert_eq!(d["metadata"]["labels"]["patched"], "merge");
     assert_eq!(d["metadata"]["labels"]["jp"], "yes");
 }
@@ -140,23 +222,53 @@ fn get_prints_upstream_columns_and_wide_output() {
     assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
     let wide = s.ok(&["get", "deployments", "-o", "wide"]);
     let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
     assert!(wide.contains("web,sidecar"), "{wide}");
     let labels = s.ok(&["get", "deployments", "--show-labels"]);
     assert!(labels.contains("app=web"), "{labels}");
-    let jp = s.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[*].name}"]);
+    let jp = s.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[*].name}",
+    ]);
     assert_eq!(jp, "web sidecar");
-    let cc = s.ok(&["get", "deployments", "-o", "custom-columns=N:.metadata.name,R:.spec.replicas", "--no-headers"]);
+    let cc = s.ok(&[
+        "get",
+        "deployments",
+        "-o",
+        "custom-columns=N:.metadata.name,R:.spec.replicas",
+        "--no-headers",
+    ]);
     assert_eq!(cc.split_whitespace().collect::<Vec<_>>(), ["web", "2"]);
     let all = s.ok(&["get", "deployments", "-A"]);
-    assert!(all.lines().next().unwrap().starts_with("NAMESPACE"), "{all}");
+    assert!(
+        all.lines().next().unwrap().starts_with("NAMESPACE"),
+        "{all}"
+    );
 }
 
 #[test]
 fn bad_input_gets_upstream_status_errors() {
     let s = Server::start();
     let err = s.fails(&["create", "configmap", "Bad_Name"]);
-    assert!(err.contains("Invalid") && err.contains("metadata.name"), "{err}");
+    assert!(
+        err.contains("Invalid") && err.contains("metadata.name"),
+        "{err}"
+    );
     let err = s.fails(&["-n", "missing-ns", "create", "configmap", "x"]);
     assert!(err.contains("namespaces \"missing-ns\" not found"), "{err}");
     // Unknown field with kubectl's default --validate=strict.
@@ -165,7 +277,10 @@ fn bad_input_gets_upstream_status_errors() {
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\nbogus: 1\ndata:\n  a: b\n"),
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("unknown field") && err.contains("bogus"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("unknown field") && err.contains("bogus"),
+        "{err}"
+    );
     // Wrong type.
     let out = s.kubectl_stdin(
         &["create", "-f", "-"],
@@ -186,17 +301,29 @@ fn stale_resource_version_on_replace_is_a_conflict() {
     cm["data"]["a"] = serde_json::json!("2");
     let out = s.kubectl_stdin(&["replace", "-f", "-"], Some(&cm.to_string()));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("Conflict") && err.contains("the object has been modified"), "{err}");
+    assert!(
+        !out.status.success()
+            && err.contains("Conflict")
+            && err.contains("the object has been modified"),
+        "{err}"
+    );
 }
 
 #[test]
 fn generate_name_creates_unique_names() {
     let s = Server::start();
-    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: job-\ndata:\n  a: b\n";
+    let manifest =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: job-\ndata:\n  a: b\n";
     let a = s.kubectl_stdin(&["create", "-f", "-", "-o", "name"], Some(manifest));
     let b = s.kubectl_stdin(&["create", "-f", "-", "-o", "name"], Some(manifest));
-    let (a, b) = (String::from_utf8_lossy(&a.stdout).trim().to_string(), String::from_utf8_lossy(&b.stdout).trim().to_string());
-    assert!(a.starts_with("configmap/job-") && a.len() == "configmap/job-".len() + 5, "{a}");
+    let (a, b) = (
+        String::from_utf8_lossy(&a.stdout).trim().to_string(),
+        String::from_utf8_lossy(&b.stdout).trim().to_string(),
+    );
+    assert!(
+        a.starts_with("configmap/job-") && a.len() == "configmap/job-".len() + 5,
+        "{a}"
+    );
     assert!(b.starts_with("configmap/job-") && a != b);
 }
 
@@ -205,12 +332,28 @@ fn namespace_deletion_terminates_and_removes_its_contents() {
     let s = Server::start();
     s.ok(&["create", "namespace", "doomed"]);
     s.ok(&["-n", "doomed", "create", "configmap", "c1"]);
-    s.ok(&["-n", "doomed", "create", "secret", "generic", "s1", "--from-literal=a=b"]);
+    s.ok(&[
+        "-n",
+        "doomed",
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "--from-literal=a=b",
+    ]);
     let out = s.ok(&["delete", "namespace", "doomed", "--timeout=30s"]);
     assert!(out.contains("namespace \"doomed\" deleted"), "{out}");
     let err = s.fails(&["get", "namespace", "doomed"]);
     assert!(err.contains("NotFound"), "{err}");
-    let out = s.ok(&["get", "configmaps", "-A", "-o", "name", "--field-selector", "metadata.namespace=doomed"]);
+    let out = s.ok(&[
+        "get",
+        "configmaps",
+        "-A",
+        "-o",
+        "name",
+        "--field-selector",
+        "metadata.namespace=doomed",
+    ]);
     assert_eq!(out.trim(), "");
 }
 
@@ -222,13 +365,26 @@ fn api_resources_lists_builtin_groups_with_short_names() {
         ("pods", "po", "v1", "Pod"),
         ("deployments", "deploy", "apps/v1", "Deployment"),
         ("cronjobs", "cj", "batch/v1", "CronJob"),
-        ("customresourcedefinitions", "crd,crds", "apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-        ("horizontalpodautoscalers", "hpa", "autoscaling/v2", "HorizontalPodAutoscaler"),
+        (
+            "customresourcedefinitions",
+            "crd,crds",
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+        ),
+        (
+            "horizontalpodautoscalers",
+            "hpa",
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+        ),
     ] {
         assert!(
             out.lines().any(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                f.first() == Some(&name) && f.get(1) == Some(&short) && f.get(2) == Some(&version) && f.last() == Some(&kind)
+                f.first() == Some(&name)
+                    && f.get(1) == Some(&short)
+                    && f.get(2) == Some(&version)
+                    && f.last() == Some(&kind)
             }),
             "{name} row missing or wrong in:\n{out}"
         );
@@ -249,13 +405,23 @@ fn watch_streams_changes_to_kubectl_get_w() {
     s.ok(&["create", "configmap", "w1"]);
     let kc = s.kubeconfig();
     let home = s.dir.path().to_path_buf();
-    let watcher = std::thread::spawn(move || common::kubectl_with(&kc, &home, &["get", "configmaps", "-w", "--request-timeout=4s"], None));
+    let watcher = std::thread::spawn(move || {
+        common::kubectl_with(
+            &kc,
+            &home,
+            &["get", "configmaps", "-w", "--request-timeout=4s"],
+            None,
+        )
+    });
     std::thread::sleep(std::time::Duration::from_millis(1500));
     s.ok(&["create", "configmap", "w2"]);
     s.ok(&["label", "configmap", "w1", "changed=yes"]);
     let out = watcher.join().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().next().unwrap_or("").starts_with("NAME"), "{text}");
+    assert!(
+        text.lines().next().unwrap_or("").starts_with("NAME"),
+        "{text}"
+    );
     assert!(text.lines().any(|l| l.starts_with("w1")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("w2")), "{text}");
     assert!(!text.contains("<unknown>"), "no bookmark garbage: {text}");
@@ -265,19 +431,41 @@ fn watch_streams_changes_to_kubectl_get_w() {
 fn acknowledged_writes_survive_kill_9() {
     let mut s = Server::start();
     for i in 0..20 {
-        s.ok(&["create", "configmap", &format!("durable-{i}"), &format!("--from-literal=i={i}")]);
+        s.ok(&[
+            "create",
+            "configmap",
+            &format!("durable-{i}"),
+            &format!("--from-literal=i={i}"),
+        ]);
     }
     let before = s.json(&["get", "configmap", "durable-19"]);
     s.kill9_and_restart();
     let after = s.json(&["get", "configmap", "durable-19"]);
     assert_eq!(before["metadata"]["uid"], after["metadata"]["uid"]);
-    assert_eq!(before["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]);
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
     let names = s.ok(&["get", "configmaps", "-o", "name"]);
-    assert_eq!(names.lines().filter(|l| l.starts_with("configmap/durable-")).count(), 20);
+    assert_eq!(
+        names
+            .lines()
+            .filter(|l| l.starts_with("configmap/durable-"))
+            .count(),
+        20
+    );
     s.ok(&["create", "configmap", "after-restart"]);
     let new = s.json(&["get", "configmap", "after-restart"]);
-    let rv_new: i64 = new["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
-    let rv_old: i64 = after["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv_new: i64 = new["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rv_old: i64 = after["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv_new > rv_old, "revisions continue after restart");
 }
 
@@ -289,7 +477,10 @@ fn list_pagination_returns_every_object_once() {
     }
     // --chunk-size makes kubectl follow continue tokens.
     let out = s.ok(&["get", "configmaps", "--chunk-size=7", "-o", "name"]);
-    let names: Vec<&str> = out.lines().filter(|l| l.starts_with("configmap/p")).collect();
+    let names: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("configmap/p"))
+        .collect();
     assert_eq!(names.len(), 25, "{out}");
     let mut sorted = names.clone();
     sorted.dedup();

@@ -36,7 +36,10 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
         return Err(ApiError::BadRequest("metadata: must be an object".into()));
     };
     if rt.namespaced {
-        let body_ns = meta.get("namespace").and_then(Value::as_str).filter(|s| !s.is_empty());
+        let body_ns = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
         match (&path_ns, body_ns) {
             (Some(p), Some(b)) if p != b => {
                 return Err(ApiError::BadRequest(
@@ -44,7 +47,10 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
                 ));
             }
             (None, _) => {
-                return Err(ApiError::BadRequest(format!("{} must be created in a namespace", rt.plural)));
+                return Err(ApiError::BadRequest(format!(
+                    "{} must be created in a namespace",
+                    rt.plural
+                )));
             }
             _ => {}
         }
@@ -52,7 +58,15 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
     } else {
         meta.remove("namespace");
     }
-    for owned in ["resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "generation"] {
+    for owned in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "generation",
+    ] {
         meta.remove(owned);
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -63,7 +77,9 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
         }
     }
     let name = objects::name(&obj).to_string();
-    let generate = objects::meta_str(&obj, "generateName").unwrap_or("").to_string();
+    let generate = objects::meta_str(&obj, "generateName")
+        .unwrap_or("")
+        .to_string();
     if name.is_empty() && !generate.is_empty() {
         // Validate the prefix as a name would be, with a stand-in suffix.
         objects::validate_name(rt, &rk3s_core::names::generate_name(&generate, "abcde"))?;
@@ -74,7 +90,14 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
     if rt.group.is_empty() && rt.plural == "namespaces" {
         prepare_namespace(&mut obj);
     }
-    if rt.group.is_empty() && rt.plural == "secrets" && obj.get("type").and_then(Value::as_str).unwrap_or("").is_empty() {
+    if rt.group.is_empty()
+        && rt.plural == "secrets"
+        && obj
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+    {
         obj["type"] = json!("Opaque");
     }
     Ok(obj)
@@ -97,7 +120,11 @@ fn random_suffix() -> String {
     // Upstream's alphabet: no vowels and no confusable characters.
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let u = uuid::Uuid::new_v4();
-    u.as_bytes().iter().take(5).map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect()
+    u.as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Check the namespace exists and is not terminating, then store (or, for dry runs, only
@@ -109,7 +136,9 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
         check_namespace_open(ctx, ns).await?;
     }
     let generate = objects::name(&obj).is_empty();
-    let prefix = objects::meta_str(&obj, "generateName").unwrap_or("").to_string();
+    let prefix = objects::meta_str(&obj, "generateName")
+        .unwrap_or("")
+        .to_string();
     for _ in 0..GENERATE_NAME_ATTEMPTS {
         if generate {
             let n = rk3s_core::names::generate_name(&prefix, &random_suffix());
@@ -135,17 +164,25 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
                 return Ok(obj);
             }
             Err(StoreError::AlreadyExists) if generate => continue,
-            Err(StoreError::AlreadyExists) => return Err(ApiError::already_exists(&ctx.subject(&name))),
+            Err(StoreError::AlreadyExists) => {
+                return Err(ApiError::already_exists(&ctx.subject(&name)));
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Timeout(format!("could not generate a unique name from {prefix:?}; try again")))
+    Err(ApiError::Timeout(format!(
+        "could not generate a unique name from {prefix:?}; try again"
+    )))
 }
 
 async fn check_namespace_open(ctx: &Ctx<'_>, ns: &str) -> ApiResult<()> {
     let key = format!("/registry/namespaces/{ns}");
     let Some(kv) = ctx.state.store.get(&key, 0).await? else {
-        return Err(ApiError::not_found(&crate::error::Subject::new("", "namespaces", ns)));
+        return Err(ApiError::not_found(&crate::error::Subject::new(
+            "",
+            "namespaces",
+            ns,
+        )));
     };
     let nsobj = objects::from_kv(&kv)?;
     if nsobj.pointer("/metadata/deletionTimestamp").is_some() {

@@ -26,7 +26,9 @@ struct DeleteOptions {
 fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
     let v = optional_json(ctx.headers, body)?;
     if !v.is_object() {
-        return Err(ApiError::BadRequest("the request body must be a DeleteOptions object".into()));
+        return Err(ApiError::BadRequest(
+            "the request body must be a DeleteOptions object".into(),
+        ));
     }
     if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
         if !matches!(p, "Background" | "Foreground" | "Orphan") {
@@ -35,10 +37,19 @@ fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
             )));
         }
     }
-    let dry_run_body = v.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x == "All"));
+    let dry_run_body = v
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|x| x == "All"));
     Ok(DeleteOptions {
-        uid: v.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
-        resource_version: v.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string),
+        uid: v
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        resource_version: v
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         dry_run: ctx.query.dry_run || dry_run_body,
     })
 }
@@ -76,18 +87,29 @@ enum Deleted {
     Pending(Value),
 }
 
-async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResult<(StatusCode, Deleted)> {
+async fn delete_one(
+    ctx: &Ctx<'_>,
+    name: &str,
+    opts: &DeleteOptions,
+) -> ApiResult<(StatusCode, Deleted)> {
     let key = ctx.key(name);
     let rt = &ctx.target.rt;
     loop {
-        let kv = ctx.state.store.get(&key, 0).await?.ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
+        let kv = ctx
+            .state
+            .store
+            .get(&key, 0)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
         let mut obj = objects::from_kv(&kv)?;
         let uid = objects::meta_str(&obj, "uid").unwrap_or("");
         if let Some(want) = &opts.uid {
             if want != uid {
                 return Err(ApiError::conflict_with(
                     &ctx.subject(name),
-                    &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
+                    &format!(
+                        "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                    ),
                 ));
             }
         }
@@ -103,7 +125,10 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
             }
         }
         let is_namespace = rt.group.is_empty() && rt.plural == "namespaces";
-        let has_finalizers = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        let has_finalizers = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
         if is_namespace || has_finalizers {
             if obj.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok((StatusCode::OK, Deleted::Pending(obj)));
@@ -128,7 +153,9 @@ async fn delete_one(ctx: &Ctx<'_>, name: &str, opts: &DeleteOptions) -> ApiResul
                     return Ok((StatusCode::OK, Deleted::Pending(obj)));
                 }
                 Err(StoreError::Conflict { .. }) if opts.resource_version.is_none() => continue,
-                Err(StoreError::Conflict { .. }) => return Err(ApiError::conflict(&ctx.subject(name))),
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ApiError::conflict(&ctx.subject(name)));
+                }
                 Err(StoreError::NotFound) => return Err(ApiError::not_found(&ctx.subject(name))),
                 Err(e) => return Err(e.into()),
             }
@@ -173,7 +200,9 @@ pub(crate) fn spawn_namespace_finalizer(state: Arc<ApiState>, ns: String) {
             match delete_namespace_contents(&state, &ns).await {
                 Ok(true) => return,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(namespace = %ns, error = %e, "namespace termination step failed"),
+                Err(e) => {
+                    tracing::warn!(namespace = %ns, error = %e, "namespace termination step failed")
+                }
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -184,7 +213,9 @@ pub(crate) fn spawn_namespace_finalizer(state: Arc<ApiState>, ns: String) {
 /// left, remove the namespace. Returns true when the namespace is gone.
 pub(crate) async fn delete_namespace_contents(state: &ApiState, ns: &str) -> ApiResult<bool> {
     let ns_key = format!("/registry/namespaces/{ns}");
-    let Some(ns_kv) = state.store.get(&ns_key, 0).await? else { return Ok(true) };
+    let Some(ns_kv) = state.store.get(&ns_key, 0).await? else {
+        return Ok(true);
+    };
     let ns_obj = objects::from_kv(&ns_kv)?;
     if ns_obj.pointer("/metadata/deletionTimestamp").is_none() {
         return Ok(true);
@@ -198,12 +229,20 @@ pub(crate) async fn delete_namespace_contents(state: &ApiState, ns: &str) -> Api
     }
     let mut remaining = 0usize;
     for prefix in prefixes {
-        let res = state.store.list(ListRequest { prefix, ..Default::default() }).await?;
+        let res = state
+            .store
+            .list(ListRequest {
+                prefix,
+                ..Default::default()
+            })
+            .await?;
         for kv in res.kvs {
             remaining += 1;
             let mut obj = objects::from_kv(&kv)?;
-            let has_finalizers =
-                obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+            let has_finalizers = obj
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty());
             let result = if has_finalizers {
                 if obj.pointer("/metadata/deletionTimestamp").is_some() {
                     continue;
@@ -212,9 +251,17 @@ pub(crate) async fn delete_namespace_contents(state: &ApiState, ns: &str) -> Api
                     meta.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
                     meta.insert("deletionGracePeriodSeconds".into(), json!(0));
                 }
-                state.store.update(&kv.key, objects::to_stored_bytes(&obj)?, kv.mod_revision).await.map(|_| ())
+                state
+                    .store
+                    .update(&kv.key, objects::to_stored_bytes(&obj)?, kv.mod_revision)
+                    .await
+                    .map(|_| ())
             } else {
-                state.store.delete(&kv.key, Some(kv.mod_revision)).await.map(|_| ())
+                state
+                    .store
+                    .delete(&kv.key, Some(kv.mod_revision))
+                    .await
+                    .map(|_| ())
             };
             match result {
                 Ok(()) | Err(StoreError::NotFound) | Err(StoreError::Conflict { .. }) => {}

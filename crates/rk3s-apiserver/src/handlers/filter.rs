@@ -17,20 +17,30 @@ pub struct ObjectFilter {
 
 impl ObjectFilter {
     pub fn from_query(rt: &ResourceType, q: &Query) -> ApiResult<ObjectFilter> {
-        let label = match &q.label_selector {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::BadRequest(format!("unable to parse requirement: {e}")))?),
-            None => None,
-        };
+        let label =
+            match &q.label_selector {
+                Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
+                    ApiError::BadRequest(format!("unable to parse requirement: {e}"))
+                })?),
+                None => None,
+            };
         let field = match &q.field_selector {
             Some(s) => {
-                let sel = FieldSelector::parse(s).map_err(|e| ApiError::BadRequest(format!("invalid field selector: {e}")))?;
+                let sel = FieldSelector::parse(s)
+                    .map_err(|e| ApiError::BadRequest(format!("invalid field selector: {e}")))?;
                 // Reject unsupported fields up front, with upstream's message.
-                sel.validate_for(&rt.group, &rt.plural).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                sel.validate_for(&rt.group, &rt.plural)
+                    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
                 Some(sel)
             }
             None => None,
         };
-        Ok(ObjectFilter { group: rt.group.clone(), plural: rt.plural.clone(), label, field })
+        Ok(ObjectFilter {
+            group: rt.group.clone(),
+            plural: rt.plural.clone(),
+            label,
+            field,
+        })
     }
 
     pub fn is_everything(&self) -> bool {
@@ -45,7 +55,10 @@ impl ObjectFilter {
             }
         }
         if let Some(f) = &self.field {
-            if !f.matches_object(&self.group, &self.plural, obj).unwrap_or(false) {
+            if !f
+                .matches_object(&self.group, &self.plural, obj)
+                .unwrap_or(false)
+            {
                 return false;
             }
         }

@@ -12,7 +12,18 @@ pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Response> {
     let repr = negotiate::representation(ctx.headers)?;
     let name = ctx.target.name.as_deref().unwrap_or("");
     let rev = parse_rv(ctx.query.resource_version.as_deref())?.unwrap_or(0);
-    let kv = ctx.state.store.get(&ctx.key(name), rev).await?.ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
+    let kv = ctx
+        .state
+        .store
+        .get(&ctx.key(name), rev)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
     let obj = objects::from_kv(&kv)?;
-    Ok(render::object(StatusCode::OK, &ctx.target.rt, &obj, repr, ctx.query.include_object.as_deref()))
+    Ok(render::object(
+        StatusCode::OK,
+        &ctx.target.rt,
+        &obj,
+        repr,
+        ctx.query.include_object.as_deref(),
+    ))
 }

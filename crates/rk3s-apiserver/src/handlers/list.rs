@@ -21,7 +21,10 @@ struct ContinueToken {
 }
 
 fn encode_continue(rv: i64, start: &str) -> String {
-    let t = ContinueToken { rv, start: start.to_string() };
+    let t = ContinueToken {
+        rv,
+        start: start.to_string(),
+    };
     B64.encode(serde_json::to_vec(&t).unwrap_or_default())
 }
 
@@ -36,7 +39,10 @@ fn decode_continue(s: &str, prefix: &str) -> ApiResult<ContinueToken> {
 }
 
 /// Read the selected objects. Returns (items, revision, continue token).
-pub(crate) async fn read_list(ctx: &Ctx<'_>, filter: &ObjectFilter) -> ApiResult<(Vec<Value>, i64, Option<String>)> {
+pub(crate) async fn read_list(
+    ctx: &Ctx<'_>,
+    filter: &ObjectFilter,
+) -> ApiResult<(Vec<Value>, i64, Option<String>)> {
     let rt = &ctx.target.rt;
     let prefix = rt.list_prefix(ctx.target.namespace.as_deref());
     let (mut revision, mut start_after) = match &ctx.query.continue_token {
@@ -62,7 +68,12 @@ pub(crate) async fn read_list(ctx: &Ctx<'_>, filter: &ObjectFilter) -> ApiResult
             Some(w) => w,
             None => 0,
         };
-        let req = ListRequest { prefix: prefix.clone(), start_after: start_after.clone(), limit: batch, revision };
+        let req = ListRequest {
+            prefix: prefix.clone(),
+            start_after: start_after.clone(),
+            limit: batch,
+            revision,
+        };
         let res = match ctx.state.store.list(req).await {
             Ok(r) => r,
             Err(StoreError::Compacted { .. }) if ctx.query.continue_token.is_some() => {
@@ -107,7 +118,13 @@ pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response> {
     if let Some(c) = cont {
         meta["continue"] = Value::String(c);
     }
-    Ok(render::list(&ctx.target.rt, items, meta, repr, ctx.query.include_object.as_deref()))
+    Ok(render::list(
+        &ctx.target.rt,
+        items,
+        meta,
+        repr,
+        ctx.query.include_object.as_deref(),
+    ))
 }
 
 #[cfg(test)]
@@ -121,6 +138,9 @@ mod tests {
         assert_eq!(back.rv, 42);
         assert_eq!(back.start, "/registry/pods/default/b");
         assert!(decode_continue("%%%", "/registry/pods/").is_err());
-        assert!(decode_continue(&t, "/registry/secrets/").is_err(), "a token must not read another prefix");
+        assert!(
+            decode_continue(&t, "/registry/secrets/").is_err(),
+            "a token must not read another prefix"
+        );
     }
 }

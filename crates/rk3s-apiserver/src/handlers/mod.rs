@@ -52,16 +52,30 @@ impl Ctx<'_> {
 }
 
 /// Serve one HTTP request.
-pub async fn handle(state: Arc<ApiState>, peer: PeerIdentity, req: http::Request<Body>) -> Response {
+pub async fn handle(
+    state: Arc<ApiState>,
+    peer: PeerIdentity,
+    req: http::Request<Body>,
+) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let mut metric_verb = parts.method.as_str().to_string();
     let mut metric_resource = String::new();
-    let result = serve(&state, &peer, &parts, body, &mut metric_verb, &mut metric_resource).await;
+    let result = serve(
+        &state,
+        &peer,
+        &parts,
+        body,
+        &mut metric_verb,
+        &mut metric_resource,
+    )
+    .await;
     let response = result.unwrap_or_else(|e| e.into_response());
     let code = response.status().as_u16();
-    state.metrics.observe_request(&metric_verb, &metric_resource, code, started.elapsed());
+    state
+        .metrics
+        .observe_request(&metric_verb, &metric_resource, code, started.elapsed());
     tracing::debug!(method = %parts.method, path = %path, code, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
 }
@@ -70,10 +84,12 @@ async fn read_body(body: Body) -> ApiResult<Bytes> {
     let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::TooLarge("Request entity too large: limit is 3145728".into()))
-        }
-        Err(e) => Err(ApiError::BadRequest(format!("reading the request body failed: {e}"))),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(
+            "Request entity too large: limit is 3145728".into(),
+        )),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "reading the request body failed: {e}"
+        ))),
     }
 }
 
@@ -87,11 +103,18 @@ async fn serve(
 ) -> ApiResult<Response> {
     let path = parts.uri.path();
     // Health endpoints answer load balancers and probes without credentials.
-    if matches!(path, "/healthz" | "/livez" | "/readyz") || path.starts_with("/livez/") || path.starts_with("/readyz/") {
+    if matches!(path, "/healthz" | "/livez" | "/readyz")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/")
+    {
         return health(state, path).await;
     }
     let identity = auth::authenticate(peer)?;
-    if !path.starts_with("/api/") && !path.starts_with("/apis/") && path != "/api" && path != "/apis" {
+    if !path.starts_with("/api/")
+        && !path.starts_with("/apis/")
+        && path != "/api"
+        && path != "/apis"
+    {
         auth::authorize_path(identity, path)?;
         return non_resource(state, parts, path);
     }
@@ -103,12 +126,16 @@ async fn serve(
         }
         Route::DiscoveryGroup { group } => {
             auth::authorize_path(identity, path)?;
-            let doc = discovery::api_group_doc(&state.registry, &group).ok_or_else(not_found_path)?;
+            let doc =
+                discovery::api_group_doc(&state.registry, &group).ok_or_else(not_found_path)?;
             return Ok(render::json(StatusCode::OK, &doc));
         }
         Route::DiscoveryGroupVersion { group, version } => {
             auth::authorize_path(identity, path)?;
-            return Ok(render::json(StatusCode::OK, &discovery::api_resource_list(&state.registry, &group, &version)));
+            return Ok(render::json(
+                StatusCode::OK,
+                &discovery::api_resource_list(&state.registry, &group, &version),
+            ));
         }
         Route::Resource(t) => t,
     };
@@ -124,19 +151,33 @@ async fn serve(
             return Err(not_found_path());
         }
         if sub != "status" && sub != "scale" {
-            return Err(ApiError::MethodNotAllowed(format!("the subresource {sub:?} of {} is not served yet", rt.plural)));
+            return Err(ApiError::MethodNotAllowed(format!(
+                "the subresource {sub:?} of {} is not served yet",
+                rt.plural
+            )));
         }
     }
     if !rt.has_verb(verb) && target.subresource.is_none() {
-        return Err(ApiError::MethodNotAllowed(format!("the server does not allow this method on the requested resource ({verb} {})", rt.plural)));
+        return Err(ApiError::MethodNotAllowed(format!(
+            "the server does not allow this method on the requested resource ({verb} {})",
+            rt.plural
+        )));
     }
-    let ctx = Ctx { state, target, query, headers: &parts.headers, identity };
+    let ctx = Ctx {
+        state,
+        target,
+        query,
+        headers: &parts.headers,
+        identity,
+    };
     if ctx.target.subresource.as_deref() == Some("scale") {
         return match verb {
             "get" => scale::get(&ctx).await,
             "update" => scale::write(&ctx, &read_body(body).await?, false).await,
             "patch" => scale::write(&ctx, &read_body(body).await?, true).await,
-            _ => Err(ApiError::MethodNotAllowed(format!("{verb} is not allowed on the scale subresource"))),
+            _ => Err(ApiError::MethodNotAllowed(format!(
+                "{verb} is not allowed on the scale subresource"
+            ))),
         };
     }
     match verb {
@@ -163,7 +204,9 @@ async fn serve(
             let body = read_body(body).await?;
             delete::delete_collection(&ctx, &body).await
         }
-        _ => Err(ApiError::MethodNotAllowed(format!("unsupported verb {verb}"))),
+        _ => Err(ApiError::MethodNotAllowed(format!(
+            "unsupported verb {verb}"
+        ))),
     }
 }
 
@@ -208,8 +251,13 @@ fn discovery_root(state: &ApiState, headers: &HeaderMap, legacy: bool) -> Respon
             &discovery::aggregated(&state.registry, legacy, "v2beta1"),
             "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
         ),
-        DiscoveryForm::Legacy if legacy => render::json(StatusCode::OK, &discovery::api_versions(&state.server_address)),
-        DiscoveryForm::Legacy => render::json(StatusCode::OK, &discovery::api_group_list(&state.registry)),
+        DiscoveryForm::Legacy if legacy => render::json(
+            StatusCode::OK,
+            &discovery::api_versions(&state.server_address),
+        ),
+        DiscoveryForm::Legacy => {
+            render::json(StatusCode::OK, &discovery::api_group_list(&state.registry))
+        }
     }
 }
 
@@ -218,11 +266,26 @@ async fn health(state: &ApiState, path: &str) -> ApiResult<Response> {
     let store_ok = state.store.current_revision().await.is_ok();
     let verbose = path.contains("verbose");
     let (code, text) = if store_ok {
-        (StatusCode::OK, if verbose { "[+]ping ok\n[+]etcd ok\nhealthz check passed\n" } else { "ok" })
+        (
+            StatusCode::OK,
+            if verbose {
+                "[+]ping ok\n[+]etcd ok\nhealthz check passed\n"
+            } else {
+                "ok"
+            },
+        )
     } else {
-        (StatusCode::INTERNAL_SERVER_ERROR, "[-]etcd failed: datastore unavailable\nhealthz check failed\n")
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[-]etcd failed: datastore unavailable\nhealthz check failed\n",
+        )
     };
-    Ok((code, [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+    Ok((
+        code,
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response())
 }
 
 /// The version this server reports: Kubernetes 1.33 with an rk3s suffix.
@@ -242,7 +305,10 @@ pub fn version_info() -> Value {
 
 fn non_resource(state: &ApiState, parts: &http::request::Parts, path: &str) -> ApiResult<Response> {
     if parts.method != Method::GET {
-        return Err(ApiError::MethodNotAllowed(format!("{} is not allowed on {path}", parts.method)));
+        return Err(ApiError::MethodNotAllowed(format!(
+            "{} is not allowed on {path}",
+            parts.method
+        )));
     }
     match path {
         "/version" | "/version/" => Ok(render::json(StatusCode::OK, &version_info())),
@@ -252,9 +318,15 @@ fn non_resource(state: &ApiState, parts: &http::request::Parts, path: &str) -> A
             state.metrics.render(),
         )
             .into_response()),
-        "/openapi/v3" | "/openapi/v3/" => Ok(render::bytes_typed(state.openapi.index_json().to_vec(), "application/json")),
+        "/openapi/v3" | "/openapi/v3/" => Ok(render::bytes_typed(
+            state.openapi.index_json().to_vec(),
+            "application/json",
+        )),
         p if p.starts_with("/openapi/v3/") => {
-            let doc = state.openapi.document_json(&p["/openapi/v3/".len()..]).ok_or_else(not_found_path)?;
+            let doc = state
+                .openapi
+                .document_json(&p["/openapi/v3/".len()..])
+                .ok_or_else(not_found_path)?;
             Ok(render::bytes_typed(doc.to_vec(), "application/json"))
         }
         _ => Err(not_found_path()),
@@ -270,7 +342,11 @@ pub(crate) fn parse_rv(rv: Option<&str>) -> ApiResult<Option<i64>> {
             .ok()
             .filter(|n| *n > 0)
             .map(Some)
-            .ok_or_else(|| ApiError::BadRequest(format!("invalid resource version {s:?}: must be a positive integer"))),
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "invalid resource version {s:?}: must be a positive integer"
+                ))
+            }),
     }
 }
 

@@ -19,7 +19,9 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
         )));
     };
     if body.len() > negotiate::MAX_BODY_BYTES {
-        return Err(ApiError::TooLarge("Request entity too large: limit is 3145728".into()));
+        return Err(ApiError::TooLarge(
+            "Request entity too large: limit is 3145728".into(),
+        ));
     }
     let patch_doc: Value = match ptype {
         PatchType::Apply => {
@@ -27,7 +29,8 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
                 .map_err(|_| ApiError::BadRequest("the apply patch is not valid UTF-8".into()))?;
             negotiate::yaml_to_json(text)?
         }
-        _ => serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?,
+        _ => serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?,
     };
     let rt = ctx.target.rt.clone();
     if ptype == PatchType::StrategicMerge && rt.codec.is_none() {
@@ -37,11 +40,16 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
         )));
     }
     if ptype == PatchType::Apply && ctx.query.field_manager.as_deref().unwrap_or("").is_empty() {
-        return Err(ApiError::BadRequest("PATCH requests of type apply must specify a fieldManager".into()));
+        return Err(ApiError::BadRequest(
+            "PATCH requests of type apply must specify a fieldManager".into(),
+        ));
     }
     let name = ctx.target.name.clone().unwrap_or_default();
     let validation = FieldValidation::from_query(ctx.query.field_validation.as_deref());
-    let precondition = patch_doc.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
+    let precondition = patch_doc
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let warnings = std::sync::Mutex::new(Vec::new());
     let apply_patch = |current: &Value| -> ApiResult<Value> {
         let patched = match ptype {
@@ -56,7 +64,9 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
             },
         };
         if objects::name(&patched) != objects::name(current) {
-            return Err(ApiError::BadRequest("metadata.name: the name of a patched object cannot change".into()));
+            return Err(ApiError::BadRequest(
+                "metadata.name: the name of a patched object cannot change".into(),
+            ));
         }
         let checked = objects::check_kind(&rt, patched, validation)?;
         if let Ok(mut w) = warnings.lock() {

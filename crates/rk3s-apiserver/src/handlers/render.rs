@@ -14,11 +14,21 @@ pub fn json(code: StatusCode, v: &Value) -> Response {
 
 pub fn json_typed(code: StatusCode, v: &Value, content_type: &str) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
-    (code, [(http::header::CONTENT_TYPE, content_type.to_string())], body).into_response()
+    (
+        code,
+        [(http::header::CONTENT_TYPE, content_type.to_string())],
+        body,
+    )
+        .into_response()
 }
 
 pub fn bytes_typed(body: Vec<u8>, content_type: &str) -> Response {
-    (StatusCode::OK, [(http::header::CONTENT_TYPE, content_type.to_string())], body).into_response()
+    (
+        StatusCode::OK,
+        [(http::header::CONTENT_TYPE, content_type.to_string())],
+        body,
+    )
+        .into_response()
 }
 
 /// Attach `Warning: 299 - "..."` headers, as upstream does for unknown fields under `Warn`.
@@ -33,7 +43,11 @@ pub fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
 }
 
 fn table_content_type(v1beta1: bool) -> &'static str {
-    if v1beta1 { "application/json;as=Table;v=v1beta1;g=meta.k8s.io" } else { "application/json;as=Table;v=v1;g=meta.k8s.io" }
+    if v1beta1 {
+        "application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+    } else {
+        "application/json;as=Table;v=v1;g=meta.k8s.io"
+    }
 }
 
 /// The object as `PartialObjectMetadata`.
@@ -46,7 +60,13 @@ pub fn partial_metadata(obj: &Value, v1beta1: bool) -> Value {
 }
 
 /// One Table row for an object; `include` is the `includeObject` parameter.
-pub fn table_row(rt: &ResourceType, obj: &Value, include: Option<&str>, v1beta1: bool, now: jiff::Timestamp) -> Value {
+pub fn table_row(
+    rt: &ResourceType,
+    obj: &Value,
+    include: Option<&str>,
+    v1beta1: bool,
+    now: jiff::Timestamp,
+) -> Value {
     let cells = rk3s_core::printers::cells(&rt.group, &rt.plural, obj, now);
     match include {
         Some("None") => json!({"cells": cells}),
@@ -56,9 +76,19 @@ pub fn table_row(rt: &ResourceType, obj: &Value, include: Option<&str>, v1beta1:
 }
 
 /// A `Table` of objects; `list_meta` is the list's metadata (resourceVersion, continue).
-pub fn table(rt: &ResourceType, objs: &[Value], list_meta: Value, include: Option<&str>, v1beta1: bool, with_columns: bool) -> Value {
+pub fn table(
+    rt: &ResourceType,
+    objs: &[Value],
+    list_meta: Value,
+    include: Option<&str>,
+    v1beta1: bool,
+    with_columns: bool,
+) -> Value {
     let now = jiff::Timestamp::now();
-    let rows: Vec<Value> = objs.iter().map(|o| table_row(rt, o, include, v1beta1, now)).collect();
+    let rows: Vec<Value> = objs
+        .iter()
+        .map(|o| table_row(rt, o, include, v1beta1, now))
+        .collect();
     let mut t = json!({
         "kind": "Table",
         "apiVersion": if v1beta1 { "meta.k8s.io/v1beta1" } else { "meta.k8s.io/v1" },
@@ -66,8 +96,9 @@ pub fn table(rt: &ResourceType, objs: &[Value], list_meta: Value, include: Optio
         "rows": rows,
     });
     if with_columns {
-        t["columnDefinitions"] =
-            rk3s_core::printers::to_json_column_definitions(&rk3s_core::printers::columns(&rt.group, &rt.plural));
+        t["columnDefinitions"] = rk3s_core::printers::to_json_column_definitions(
+            &rk3s_core::printers::columns(&rt.group, &rt.plural),
+        );
     } else {
         t["columnDefinitions"] = Value::Null;
     }
@@ -75,12 +106,28 @@ pub fn table(rt: &ResourceType, objs: &[Value], list_meta: Value, include: Optio
 }
 
 /// Render a single object in the representation the client asked for.
-pub fn object(code: StatusCode, rt: &ResourceType, obj: &Value, repr: Representation, include: Option<&str>) -> Response {
+pub fn object(
+    code: StatusCode,
+    rt: &ResourceType,
+    obj: &Value,
+    repr: Representation,
+    include: Option<&str>,
+) -> Response {
     match repr {
         Representation::Object => json(code, obj),
         Representation::Table { v1beta1 } => {
-            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-            let t = table(rt, std::slice::from_ref(obj), json!({"resourceVersion": rv}), include, v1beta1, true);
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let t = table(
+                rt,
+                std::slice::from_ref(obj),
+                json!({"resourceVersion": rv}),
+                include,
+                v1beta1,
+                true,
+            );
             json_typed(code, &t, table_content_type(v1beta1))
         }
         Representation::PartialMetadata { v1beta1 } => json_typed(
@@ -96,7 +143,13 @@ pub fn object(code: StatusCode, rt: &ResourceType, obj: &Value, repr: Representa
 }
 
 /// Render a list in the representation the client asked for.
-pub fn list(rt: &ResourceType, items: Vec<Value>, list_meta: Value, repr: Representation, include: Option<&str>) -> Response {
+pub fn list(
+    rt: &ResourceType,
+    items: Vec<Value>,
+    list_meta: Value,
+    repr: Representation,
+    include: Option<&str>,
+) -> Response {
     match repr {
         Representation::Object => {
             let l = json!({"kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": list_meta, "items": items});

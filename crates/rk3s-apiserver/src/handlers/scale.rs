@@ -15,12 +15,21 @@ use crate::objects;
 fn scale_of(obj: &Value) -> Value {
     let meta = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let mut m = serde_json::Map::new();
-    for k in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for k in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = meta.get(k) {
             m.insert(k.into(), v.clone());
         }
     }
-    let selector = obj.pointer("/spec/selector").map(selector_string).unwrap_or_default();
+    let selector = obj
+        .pointer("/spec/selector")
+        .map(selector_string)
+        .unwrap_or_default();
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -37,7 +46,13 @@ fn scale_of(obj: &Value) -> Value {
 fn selector_string(sel: &Value) -> String {
     let mut parts = Vec::new();
     // ReplicationControllers have a plain map selector.
-    let labels = sel.get("matchLabels").or(if sel.get("matchExpressions").is_none() { Some(sel) } else { None });
+    let labels = sel
+        .get("matchLabels")
+        .or(if sel.get("matchExpressions").is_none() {
+            Some(sel)
+        } else {
+            None
+        });
     if let Some(Value::Object(m)) = labels {
         for (k, v) in m {
             if let Some(v) = v.as_str() {
@@ -48,7 +63,11 @@ fn selector_string(sel: &Value) -> String {
     if let Some(Value::Array(exprs)) = sel.get("matchExpressions") {
         for e in exprs {
             let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             match e.get("operator").and_then(Value::as_str).unwrap_or("") {
                 "In" => parts.push(format!("{key} in ({})", values.join(","))),
                 "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
@@ -62,7 +81,10 @@ fn selector_string(sel: &Value) -> String {
 }
 
 fn replicas_from(scale: &Value) -> ApiResult<i64> {
-    let r = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+    let r = scale
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     if !(0..=i32::MAX as i64).contains(&r) {
         return Err(ApiError::invalid(
             "Scale",
@@ -80,31 +102,47 @@ fn replicas_from(scale: &Value) -> ApiResult<i64> {
 
 pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Response> {
     let name = ctx.target.name.as_deref().unwrap_or("");
-    let kv = ctx.state.store.get(&ctx.key(name), 0).await?.ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
-    Ok(render::json(StatusCode::OK, &scale_of(&objects::from_kv(&kv)?)))
+    let kv = ctx
+        .state
+        .store
+        .get(&ctx.key(name), 0)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
+    Ok(render::json(
+        StatusCode::OK,
+        &scale_of(&objects::from_kv(&kv)?),
+    ))
 }
 
 /// PUT or PATCH of the scale: compute the new Scale, write its replicas into the object.
 pub async fn write(ctx: &Ctx<'_>, body: &[u8], is_patch: bool) -> ApiResult<Response> {
     let name = ctx.target.name.clone().unwrap_or_default();
     let doc: Value = if is_patch {
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?
     } else {
         let format = negotiate::body_format(ctx.headers)?;
         negotiate::decode_body(format, body)?
     };
     let ptype = if is_patch {
         let ct = negotiate::content_type(ctx.headers).unwrap_or_default();
-        Some(PatchType::from_content_type(&ct).ok_or_else(|| ApiError::UnsupportedMediaType(format!("unsupported patch type {ct:?}")))?)
+        Some(PatchType::from_content_type(&ct).ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!("unsupported patch type {ct:?}"))
+        })?)
     } else {
         None
     };
-    let precondition = doc.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
+    let precondition = doc
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let stored = update::write_with_cas(ctx, &name, precondition.as_deref(), |current| {
         let scale = scale_of(current);
         let new_scale = match ptype {
             None => doc.clone(),
-            Some(PatchType::Json) => patch::json_patch(&scale, &doc).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+            Some(PatchType::Json) => {
+                patch::json_patch(&scale, &doc).map_err(|e| ApiError::BadRequest(e.to_string()))?
+            }
             Some(_) => patch::merge_patch(&scale, &doc),
         };
         let replicas = replicas_from(&new_scale)?;

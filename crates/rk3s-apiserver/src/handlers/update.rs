@@ -26,15 +26,23 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    if let (Some(path_ns), Some(body_ns)) = (&ctx.target.namespace, objects::meta_str(&new_obj, "namespace")) {
+    if let (Some(path_ns), Some(body_ns)) = (
+        &ctx.target.namespace,
+        objects::meta_str(&new_obj, "namespace"),
+    ) {
         if !body_ns.is_empty() && body_ns != path_ns {
             return Err(ApiError::BadRequest(
                 "the namespace of the provided object does not match the namespace sent on the request".into(),
             ));
         }
     }
-    let precondition = objects::meta_str(&new_obj, "resourceVersion").filter(|s| !s.is_empty()).map(str::to_string);
-    let stored = write_with_cas(ctx, &name, precondition.as_deref(), |_current| Ok(new_obj.clone())).await?;
+    let precondition = objects::meta_str(&new_obj, "resourceVersion")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let stored = write_with_cas(ctx, &name, precondition.as_deref(), |_current| {
+        Ok(new_obj.clone())
+    })
+    .await?;
     let repr = negotiate::representation(ctx.headers)?;
     let resp = render::object(StatusCode::OK, &ctx.target.rt, &stored, repr, None);
     Ok(render::with_warnings(resp, &checked.warnings))
@@ -43,13 +51,23 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
 /// Read the current object, compute its replacement with `change`, merge server-owned fields,
 /// and write it if the object has not changed meanwhile. Without a `precondition` a lost race
 /// is retried with the fresh object; with one, it is a 409.
-pub(crate) async fn write_with_cas<F>(ctx: &Ctx<'_>, name: &str, precondition: Option<&str>, change: F) -> ApiResult<Value>
+pub(crate) async fn write_with_cas<F>(
+    ctx: &Ctx<'_>,
+    name: &str,
+    precondition: Option<&str>,
+    change: F,
+) -> ApiResult<Value>
 where
     F: Fn(&Value) -> ApiResult<Value>,
 {
     let key = ctx.key(name);
     for _ in 0..CAS_ATTEMPTS {
-        let kv = ctx.state.store.get(&key, 0).await?.ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
+        let kv = ctx
+            .state
+            .store
+            .get(&key, 0)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
         if let Some(rv) = precondition {
             if rv != kv.mod_revision.to_string() {
                 return Err(ApiError::conflict(&ctx.subject(name)));
@@ -66,7 +84,10 @@ where
             return Ok(next);
         }
         // An object being deleted goes away once its last finalizer is removed.
-        let finalizers_empty = next.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
+        let finalizers_empty = next
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(|f| f.is_empty());
         if next.pointer("/metadata/deletionTimestamp").is_some() && finalizers_empty {
             return match ctx.state.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(del) => {
@@ -140,7 +161,15 @@ fn merge_server_fields(ctx: &Ctx<'_>, current: &Value, mut next: Value) -> ApiRe
     }
     let spec_changed = next.get("spec") != current.get("spec");
     if let Some(meta) = objects::meta_mut(&mut next) {
-        for owned in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name", "generation"] {
+        for owned in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "namespace",
+            "name",
+            "generation",
+        ] {
             match cur_meta.get(owned) {
                 Some(v) => {
                     meta.insert(owned.into(), v.clone());
@@ -161,7 +190,9 @@ fn merge_server_fields(ctx: &Ctx<'_>, current: &Value, mut next: Value) -> ApiRe
         // The name label is owned by the server.
         let name = objects::name(&next).to_string();
         if let Some(meta) = objects::meta_mut(&mut next) {
-            let labels = meta.entry("labels").or_insert_with(|| serde_json::json!({}));
+            let labels = meta
+                .entry("labels")
+                .or_insert_with(|| serde_json::json!({}));
             if let Some(l) = labels.as_object_mut() {
                 l.insert("kubernetes.io/metadata.name".into(), Value::String(name));
             }

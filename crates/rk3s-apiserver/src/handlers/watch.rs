@@ -37,10 +37,20 @@ impl Encoder {
         let object = match self.repr {
             Representation::Object => obj.clone(),
             Representation::Table { v1beta1 } => {
-                let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 let with_columns = !self.sent_columns;
                 self.sent_columns = true;
-                render::table(&self.rt, std::slice::from_ref(obj), json!({"resourceVersion": rv}), self.include.as_deref(), v1beta1, with_columns)
+                render::table(
+                    &self.rt,
+                    std::slice::from_ref(obj),
+                    json!({"resourceVersion": rv}),
+                    self.include.as_deref(),
+                    v1beta1,
+                    with_columns,
+                )
             }
             Representation::PartialMetadata { v1beta1 } => render::partial_metadata(obj, v1beta1),
         };
@@ -90,7 +100,16 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response> {
         Some(rv) if !send_initial => rv,
         _ => {
             let at = start.unwrap_or(0);
-            let res = ctx.state.store.list(ListRequest { prefix: prefix.clone(), start_after: None, limit: 0, revision: at }).await?;
+            let res = ctx
+                .state
+                .store
+                .list(ListRequest {
+                    prefix: prefix.clone(),
+                    start_after: None,
+                    limit: 0,
+                    revision: at,
+                })
+                .await?;
             for kv in &res.kvs {
                 let obj = objects::from_kv(kv)?;
                 if filter.matches(&obj) {
@@ -101,11 +120,19 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response> {
         }
     };
     let events = ctx.state.store.watch(&prefix, from).await?;
-    let timeout = query.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = query
+        .timeout_seconds
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TIMEOUT);
     let bookmarks = query.allow_watch_bookmarks;
     let initial_end_bookmark = bookmarks && query.send_initial_events == Some(true);
     let state = ctx.state.clone();
-    let mut enc = Encoder { rt, repr, include: query.include_object.clone(), sent_columns: false };
+    let mut enc = Encoder {
+        rt,
+        repr,
+        include: query.include_object.clone(),
+        sent_columns: false,
+    };
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
     tokio::spawn(async move {
@@ -153,10 +180,17 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response> {
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     let content_type = match repr {
         Representation::Table { v1beta1: false } => "application/json;as=Table;v=v1;g=meta.k8s.io",
-        Representation::Table { v1beta1: true } => "application/json;as=Table;v=v1beta1;g=meta.k8s.io",
+        Representation::Table { v1beta1: true } => {
+            "application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+        }
         _ => "application/json",
     };
-    Ok((StatusCode::OK, [(http::header::CONTENT_TYPE, content_type)], body).into_response())
+    Ok((
+        StatusCode::OK,
+        [(http::header::CONTENT_TYPE, content_type)],
+        body,
+    )
+        .into_response())
 }
 
 /// The watch event a store event becomes for this selection: objects entering the selection
@@ -171,7 +205,12 @@ fn transition(filter: &ObjectFilter, ev: &rk3s_store::Event) -> Option<(&'static
         EventType::Put => {
             let obj = parse(&ev.kv)?;
             let now = filter.matches(&obj);
-            let before = ev.prev_kv.as_ref().and_then(parse).map(|p| filter.matches(&p)).unwrap_or(false);
+            let before = ev
+                .prev_kv
+                .as_ref()
+                .and_then(parse)
+                .map(|p| filter.matches(&p))
+                .unwrap_or(false);
             match (before, now) {
                 (_, true) if ev.prev_kv.is_none() => Some(("ADDED", obj)),
                 (true, true) => Some(("MODIFIED", obj)),

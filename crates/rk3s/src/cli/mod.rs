@@ -18,7 +18,11 @@ pub enum CliError {
     #[error("config file {path}: {message}")]
     ConfigFile { path: String, message: String },
     #[error("invalid value {value:?} for {flag}: {message}")]
-    InvalidValue { flag: String, value: String, message: String },
+    InvalidValue {
+        flag: String,
+        value: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Parser)]
@@ -61,9 +65,11 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, CliError> {
             let argv = match config_file::load(&path, explicit)? {
                 Some(entries) => {
                     let cmd = Cli::command();
-                    let server_cmd = cmd.find_subcommand("server").cloned().ok_or_else(|| CliError::ConfigFile {
-                        path: path.display().to_string(),
-                        message: "internal: no server subcommand".into(),
+                    let server_cmd = cmd.find_subcommand("server").cloned().ok_or_else(|| {
+                        CliError::ConfigFile {
+                            path: path.display().to_string(),
+                            message: "internal: no server subcommand".into(),
+                        }
                     })?;
                     let matches = server_cmd.clone().try_get_matches_from(argv[1..].iter())?;
                     let extra = config_file::to_args(&path, &server_cmd, &matches, entries)?;
@@ -77,7 +83,9 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, CliError> {
             };
             let matches = Cli::command().try_get_matches_from(&argv)?;
             let cli = Cli::from_arg_matches(&matches)?;
-            let Sub::Server(args) = cli.command else { unreachable_server() };
+            let Sub::Server(args) = cli.command else {
+                unreachable_server()
+            };
             Ok(Command::Server(Box::new(ServerConfig::from_args(*args)?)))
         }
         Sub::Kubectl { args } => Ok(Command::Kubectl(args)),

@@ -13,7 +13,12 @@ pub struct ServerArgs {
     #[arg(long, short = 'c', env = "RK3S_CONFIG_FILE")]
     pub config: Option<PathBuf>,
     /// Folder to hold state.
-    #[arg(long, short = 'd', default_value = "/var/lib/rk3s", env = "RK3S_DATA_DIR")]
+    #[arg(
+        long,
+        short = 'd',
+        default_value = "/var/lib/rk3s",
+        env = "RK3S_DATA_DIR"
+    )]
     pub data_dir: PathBuf,
     /// HTTPS listen port.
     #[arg(long, default_value_t = 6443)]
@@ -28,7 +33,12 @@ pub struct ServerArgs {
     #[arg(long = "tls-san")]
     pub tls_san: Vec<String>,
     /// Write the admin kubeconfig to this file.
-    #[arg(long, short = 'o', default_value = "/etc/rk3s/rk3s.yaml", env = "RK3S_KUBECONFIG_OUTPUT")]
+    #[arg(
+        long,
+        short = 'o',
+        default_value = "/etc/rk3s/rk3s.yaml",
+        env = "RK3S_KUBECONFIG_OUTPUT"
+    )]
     pub write_kubeconfig: PathBuf,
     /// Write the kubeconfig with this mode (octal, e.g. 644).
     #[arg(long, env = "RK3S_KUBECONFIG_MODE")]
@@ -90,7 +100,11 @@ pub struct ServerConfig {
 }
 
 fn invalid(flag: &str, value: &str, message: &str) -> CliError {
-    CliError::InvalidValue { flag: format!("--{flag}"), value: value.to_string(), message: message.to_string() }
+    CliError::InvalidValue {
+        flag: format!("--{flag}"),
+        value: value.to_string(),
+        message: message.to_string(),
+    }
 }
 
 fn parse_ip(flag: &str, s: &str) -> Result<IpAddr, CliError> {
@@ -98,9 +112,15 @@ fn parse_ip(flag: &str, s: &str) -> Result<IpAddr, CliError> {
 }
 
 fn check_cidr(flag: &str, s: &str) -> Result<(), CliError> {
-    let (ip, len) = s.split_once('/').ok_or_else(|| invalid(flag, s, "not a CIDR (expected ADDRESS/PREFIX)"))?;
-    let ip: IpAddr = ip.parse().map_err(|_| invalid(flag, s, "not a CIDR: bad address"))?;
-    let len: u8 = len.parse().map_err(|_| invalid(flag, s, "not a CIDR: bad prefix length"))?;
+    let (ip, len) = s
+        .split_once('/')
+        .ok_or_else(|| invalid(flag, s, "not a CIDR (expected ADDRESS/PREFIX)"))?;
+    let ip: IpAddr = ip
+        .parse()
+        .map_err(|_| invalid(flag, s, "not a CIDR: bad address"))?;
+    let len: u8 = len
+        .parse()
+        .map_err(|_| invalid(flag, s, "not a CIDR: bad prefix length"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     if len > max {
         return Err(invalid(flag, s, "not a CIDR: prefix length too long"));
@@ -111,24 +131,50 @@ fn check_cidr(flag: &str, s: &str) -> Result<(), CliError> {
 impl ServerConfig {
     pub fn from_args(a: ServerArgs) -> Result<ServerConfig, CliError> {
         if a.data_dir.as_os_str().is_empty() || a.data_dir.is_relative() {
-            return Err(invalid("data-dir", &a.data_dir.display().to_string(), "must be an absolute path"));
+            return Err(invalid(
+                "data-dir",
+                &a.data_dir.display().to_string(),
+                "must be an absolute path",
+            ));
         }
         if a.https_listen_port == 0 {
-            return Err(invalid("https-listen-port", "0", "must be between 1 and 65535"));
+            return Err(invalid(
+                "https-listen-port",
+                "0",
+                "must be between 1 and 65535",
+            ));
         }
         let bind_address = parse_ip("bind-address", &a.bind_address)?;
-        let advertise_address = a.advertise_address.as_deref().map(|s| parse_ip("advertise-address", s)).transpose()?;
+        let advertise_address = a
+            .advertise_address
+            .as_deref()
+            .map(|s| parse_ip("advertise-address", s))
+            .transpose()?;
         for san in &a.tls_san {
-            if san.is_empty() || san.chars().any(|c| c.is_whitespace() || c == '/' || c == ',') {
+            if san.is_empty()
+                || san
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '/' || c == ',')
+            {
                 return Err(invalid("tls-san", san, "not a host name or IP address"));
             }
         }
         let write_kubeconfig_mode = match &a.write_kubeconfig_mode {
             None => 0o600,
             Some(s) => {
-                let m = u32::from_str_radix(s, 8).map_err(|_| invalid("write-kubeconfig-mode", s, "not an octal file mode (e.g. 600 or 644)"))?;
+                let m = u32::from_str_radix(s, 8).map_err(|_| {
+                    invalid(
+                        "write-kubeconfig-mode",
+                        s,
+                        "not an octal file mode (e.g. 600 or 644)",
+                    )
+                })?;
                 if m > 0o777 {
-                    return Err(invalid("write-kubeconfig-mode", s, "not an octal file mode (e.g. 600 or 644)"));
+                    return Err(invalid(
+                        "write-kubeconfig-mode",
+                        s,
+                        "not an octal file mode (e.g. 600 or 644)",
+                    ));
                 }
                 m
             }
@@ -139,10 +185,20 @@ impl ServerConfig {
         let token = match (&a.token, &a.token_file) {
             (Some(t), _) if !t.is_empty() => Some(t.clone()),
             (_, Some(f)) => {
-                let text = std::fs::read_to_string(f).map_err(|e| invalid("token-file", &f.display().to_string(), &format!("cannot read: {e}")))?;
+                let text = std::fs::read_to_string(f).map_err(|e| {
+                    invalid(
+                        "token-file",
+                        &f.display().to_string(),
+                        &format!("cannot read: {e}"),
+                    )
+                })?;
                 let t = text.trim().to_string();
                 if t.is_empty() {
-                    return Err(invalid("token-file", &f.display().to_string(), "the file is empty"));
+                    return Err(invalid(
+                        "token-file",
+                        &f.display().to_string(),
+                        "the file is empty",
+                    ));
                 }
                 Some(t)
             }
@@ -167,17 +223,36 @@ impl ServerConfig {
         check_cidr("service-cidr", &a.service_cidr)?;
         let cluster_dns = parse_ip("cluster-dns", &a.cluster_dns)?;
         if a.cluster_domain.is_empty() || a.cluster_domain.contains(char::is_whitespace) {
-            return Err(invalid("cluster-domain", &a.cluster_domain, "not a DNS domain"));
+            return Err(invalid(
+                "cluster-domain",
+                &a.cluster_domain,
+                "not a DNS domain",
+            ));
         }
         let range = a
             .service_node_port_range
             .split_once('-')
-            .and_then(|(lo, hi)| Some((lo.trim().parse::<u16>().ok()?, hi.trim().parse::<u16>().ok()?)))
+            .and_then(|(lo, hi)| {
+                Some((
+                    lo.trim().parse::<u16>().ok()?,
+                    hi.trim().parse::<u16>().ok()?,
+                ))
+            })
             .filter(|(lo, hi)| lo <= hi && *lo > 0)
-            .ok_or_else(|| invalid("service-node-port-range", &a.service_node_port_range, "expected LOW-HIGH, e.g. 30000-32767"))?;
+            .ok_or_else(|| {
+                invalid(
+                    "service-node-port-range",
+                    &a.service_node_port_range,
+                    "expected LOW-HIGH, e.g. 30000-32767",
+                )
+            })?;
         if let Some(n) = &a.node_name {
             if n.is_empty() || rk3s_core::names::validate_name("", "nodes", n).is_err() {
-                return Err(invalid("node-name", n, "not a valid node name (lowercase RFC 1123 subdomain)"));
+                return Err(invalid(
+                    "node-name",
+                    n,
+                    "not a valid node name (lowercase RFC 1123 subdomain)",
+                ));
             }
         }
         Ok(ServerConfig {

@@ -16,17 +16,27 @@ use tracing::info;
 use crate::cli::ServerConfig;
 
 pub fn run(cfg: ServerConfig) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(run_async(cfg))
 }
 
 fn create_private_dir(p: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(p).with_context(|| format!("creating {}", p.display()))
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .with_context(|| format!("creating {}", p.display()))
 }
 
 fn host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// The address other hosts reach this one at: the source address of the default route.
@@ -34,7 +44,10 @@ fn primary_ip() -> Option<IpAddr> {
     let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
     // connect() on UDP sends nothing; it only picks the route's source address.
     s.connect("192.0.2.1:9").ok()?;
-    s.local_addr().ok().map(|a| a.ip()).filter(|ip| !ip.is_unspecified())
+    s.local_addr()
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified())
 }
 
 async fn run_async(cfg: ServerConfig) -> Result<()> {
@@ -60,33 +73,57 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     let tls_dir = server_dir.join("tls");
     let pki = rk3s_pki::ensure_server_pki(&tls_dir, &sans).context("preparing certificates")?;
     let token_path = server_dir.join("token");
-    rk3s_pki::ensure_token(&token_path, cfg.token.as_deref(), &pki.server_ca_cert).context("preparing the server token")?;
+    rk3s_pki::ensure_token(&token_path, cfg.token.as_deref(), &pki.server_ca_cert)
+        .context("preparing the server token")?;
 
     let db_path = server_dir.join("db").join("state.db");
-    let store = SqliteBackend::open(&db_path, SqliteOptions::default()).with_context(|| format!("opening the datastore {}", db_path.display()))?;
+    let store = SqliteBackend::open(&db_path, SqliteOptions::default())
+        .with_context(|| format!("opening the datastore {}", db_path.display()))?;
     info!(datastore = %format!("sqlite://{}", db_path.display()), "datastore ready");
 
     let bind = SocketAddr::new(cfg.bind_address, cfg.https_listen_port);
-    let advertise = node_ip.map(|ip| SocketAddr::new(ip, cfg.https_listen_port)).unwrap_or(bind);
-    let state = Arc::new(ApiState::new(rk3s_core::Registry::builtin(), Arc::new(store), advertise.to_string()));
-    bootstrap::ensure_system_namespaces(&state).await.context("creating the system namespaces")?;
-    bootstrap::resume_namespace_termination(&state).await.context("resuming namespace termination")?;
+    let advertise = node_ip
+        .map(|ip| SocketAddr::new(ip, cfg.https_listen_port))
+        .unwrap_or(bind);
+    let state = Arc::new(ApiState::new(
+        rk3s_core::Registry::builtin(),
+        Arc::new(store),
+        advertise.to_string(),
+    ));
+    bootstrap::ensure_system_namespaces(&state)
+        .await
+        .context("creating the system namespaces")?;
+    bootstrap::resume_namespace_termination(&state)
+        .await
+        .context("resuming namespace termination")?;
 
     let tls = server::tls_config(&TlsMaterial {
         serving_cert: pki.serving_cert.clone(),
         serving_key: pki.serving_key.clone(),
         client_ca: pki.client_ca_cert.clone(),
     })?;
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("listening on {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("listening on {bind}"))?;
     info!(address = %bind, "API server listening");
 
     let local = if cfg.bind_address.is_unspecified() || cfg.bind_address.is_loopback() {
         format!("https://127.0.0.1:{}", cfg.https_listen_port)
     } else {
-        format!("https://{}", SocketAddr::new(cfg.bind_address, cfg.https_listen_port))
+        format!(
+            "https://{}",
+            SocketAddr::new(cfg.bind_address, cfg.https_listen_port)
+        )
     };
-    rk3s_pki::write_kubeconfig(&cfg.write_kubeconfig, cfg.write_kubeconfig_mode, &local, &pki.server_ca_cert, &pki.admin_cert, &pki.admin_key)
-        .with_context(|| format!("writing the kubeconfig {}", cfg.write_kubeconfig.display()))?;
+    rk3s_pki::write_kubeconfig(
+        &cfg.write_kubeconfig,
+        cfg.write_kubeconfig_mode,
+        &local,
+        &pki.server_ca_cert,
+        &pki.admin_cert,
+        &pki.admin_key,
+    )
+    .with_context(|| format!("writing the kubeconfig {}", cfg.write_kubeconfig.display()))?;
     info!(path = %cfg.write_kubeconfig.display(), "wrote kubeconfig");
     if !cfg.disable_agent {
         info!("the node agent is not part of this version yet: running the control plane only");
@@ -94,7 +131,10 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
 
     let shutdown = CancellationToken::new();
     let serve = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
-    info!(elapsed_ms = started.elapsed().as_millis() as u64, "rk3s is ready");
+    info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "rk3s is ready"
+    );
 
     wait_for_signal().await?;
     info!("shutting down");

@@ -17,7 +17,10 @@ pub struct Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 impl Server {
@@ -27,7 +30,12 @@ impl Server {
 
     pub fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut s = Server { dir, port: free_port(), child: None, extra_args: extra.iter().map(|s| s.to_string()).collect() };
+        let mut s = Server {
+            dir,
+            port: free_port(),
+            child: None,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
         s.spawn();
         s
     }
@@ -96,7 +104,11 @@ impl Server {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "rk3s not ready after 30s:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "rk3s not ready after 30s:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -125,13 +137,22 @@ impl Server {
     /// kubectl that must fail; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(!out.status.success(), "kubectl {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     pub fn apply(&self, yaml: &str) -> String {
         let out = self.kubectl_stdin(&["apply", "-f", "-"], Some(yaml));
-        assert!(out.status.success(), "kubectl apply failed: {}\n{}", String::from_utf8_lossy(&out.stderr), tail(&self.log()));
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log())
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -156,8 +177,13 @@ impl Server {
 
     /// SIGTERM and wait for a clean exit; returns whether it exited 0.
     pub fn stop(&mut self) -> bool {
-        let Some(mut c) = self.child.take() else { return true };
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(Some(st)) = c.try_wait() {
@@ -173,7 +199,11 @@ impl Server {
     }
 
     pub fn restart(&mut self) {
-        assert!(self.stop(), "server did not stop cleanly:\n{}", tail(&self.log()));
+        assert!(
+            self.stop(),
+            "server did not stop cleanly:\n{}",
+            tail(&self.log())
+        );
         self.spawn();
     }
 }
@@ -194,10 +224,16 @@ pub fn kubectl_with(kubeconfig: &Path, home: &Path, args: &[&str], stdin: Option
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", home)
         .env("KUBECACHEDIR", home.join("kube-cache"))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("kubectl is installed at /usr/bin/kubectl");
+    let mut child = cmd
+        .spawn()
+        .expect("kubectl is installed at /usr/bin/kubectl");
     if let Some(input) = stdin {
         if let Some(mut si) = child.stdin.take() {
             let _ = si.write_all(input.as_bytes());
