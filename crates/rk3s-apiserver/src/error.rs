@@ -58,6 +58,10 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Gone(String),
+    /// A `continue` token too old to serve; carries a fresh token for the remainder (upstream
+    /// returns it in the Status's `metadata.continue`).
+    #[error("{message}")]
+    ContinueExpired { message: String, fresh_continue: String },
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -210,7 +214,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Gone(_) | ApiError::ContinueExpired { .. } => StatusCode::GONE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -231,7 +235,7 @@ impl ApiError {
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Invalid { .. } => "Invalid",
-            ApiError::Gone(_) => "Expired",
+            ApiError::Gone(_) | ApiError::ContinueExpired { .. } => "Expired",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::NotAcceptable(_) => "NotAcceptable",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
@@ -278,6 +282,9 @@ impl ApiError {
         };
         if let Some(d) = details {
             status["details"] = d;
+        }
+        if let ApiError::ContinueExpired { fresh_continue, .. } = self {
+            status["metadata"] = json!({"continue": fresh_continue});
         }
         status
     }

@@ -11,7 +11,11 @@ use crate::objects;
 pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Response> {
     let repr = negotiate::representation(ctx.headers)?;
     let name = ctx.target.name.as_deref().unwrap_or("");
-    let rev = parse_rv(ctx.query.resource_version.as_deref())?.unwrap_or(0);
+    // A get at a resourceVersion means "not older than": serve the latest state.
+    if let Some(rv) = parse_rv(ctx.query.resource_version.as_deref())? {
+        super::list::not_older_than(ctx, rv).await?;
+    }
+    let rev = 0;
     let kv = ctx
         .state
         .store

@@ -54,7 +54,12 @@ pub(crate) async fn read_list(
             let exact = ctx.query.resource_version_match.as_deref() == Some("Exact");
             match parse_rv(ctx.query.resource_version.as_deref())? {
                 Some(rv) if exact => (rv, None),
-                _ => (0, None),
+                Some(rv) => {
+                    // NotOlderThan: the latest state, which must be at least `rv`.
+                    not_older_than(ctx, rv).await?;
+                    (0, None)
+                }
+                None => (0, None),
             }
         }
     };
@@ -78,10 +83,10 @@ pub(crate) async fn read_list(
             Ok(r) => r,
             Err(StoreError::Compacted { .. }) if ctx.query.continue_token.is_some() => {
                 let current = ctx.state.store.current_revision().await?;
-                return Err(ApiError::Gone(format!(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list. (new token: {})",
-                    encode_continue(current, start_after.as_deref().unwrap_or(&prefix))
-                )));
+                return Err(ApiError::ContinueExpired {
+                    message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
+                    fresh_continue: encode_continue(current, start_after.as_deref().unwrap_or(&prefix)),
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -108,6 +113,17 @@ pub(crate) async fn read_list(
             None => return Ok((items, revision, None)),
         }
     }
+}
+
+/// Fail like upstream when a client asks for a state newer than any the store has.
+pub(crate) async fn not_older_than(ctx: &Ctx<'_>, rv: i64) -> ApiResult<()> {
+    let current = ctx.state.store.current_revision().await?;
+    if rv > current {
+        return Err(ApiError::Timeout(format!(
+            "Too large resource version: {rv}, current: {current}"
+        )));
+    }
+    Ok(())
 }
 
 pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response> {
