@@ -8,6 +8,7 @@ mod get;
 mod list;
 mod patch;
 pub(crate) mod render;
+mod reviews;
 mod scale;
 mod update;
 mod watch;
@@ -170,6 +171,13 @@ async fn serve(
         headers: &parts.headers,
         identity,
     };
+    // Kinds without storage (reviews, bindings, component statuses) are answered, not stored.
+    if ctx.target.rt.storage_prefix.is_empty() {
+        return match verb {
+            "create" => reviews::create(&ctx, &read_body(body).await?).await,
+            _ => Err(ApiError::MethodNotAllowed(format!("{verb} is not supported on {}", ctx.target.rt.plural))),
+        };
+    }
     if ctx.target.subresource.as_deref() == Some("scale") {
         return match verb {
             "get" => scale::get(&ctx).await,
