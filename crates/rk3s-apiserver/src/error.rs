@@ -61,7 +61,10 @@ pub enum ApiError {
     /// A `continue` token too old to serve; carries a fresh token for the remainder (upstream
     /// returns it in the Status's `metadata.continue`).
     #[error("{message}")]
-    ContinueExpired { message: String, fresh_continue: String },
+    ContinueExpired {
+        message: String,
+        fresh_continue: String,
+    },
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]

@@ -70,18 +70,19 @@ pub fn route(registry: &Registry, path: &str) -> ApiResult<Option<Route>> {
     let lookup = |plural: &str| registry.by_resource(group, version, plural).cloned();
     // `/namespaces/{ns}/{resource}...` addresses a namespaced resource unless the third segment
     // is a subresource of the namespace object itself (`/namespaces/{ns}/status`).
-    if rest.len() >= 3 && rest[0] == "namespaces" {
-        if let Some(rt) = lookup(rest[2]).filter(|rt| rt.namespaced) {
-            if rest.len() > 5 {
-                return Ok(None);
-            }
-            return Ok(Some(Route::Resource(ApiTarget {
-                rt,
-                namespace: Some(rest[1].to_string()),
-                name: rest.get(3).map(|s| (*s).to_string()),
-                subresource: rest.get(4).map(|s| (*s).to_string()),
-            })));
+    if rest.len() >= 3
+        && rest[0] == "namespaces"
+        && let Some(rt) = lookup(rest[2]).filter(|rt| rt.namespaced)
+    {
+        if rest.len() > 5 {
+            return Ok(None);
         }
+        return Ok(Some(Route::Resource(ApiTarget {
+            rt,
+            namespace: Some(rest[1].to_string()),
+            name: rest.get(3).map(|s| (*s).to_string()),
+            subresource: rest.get(4).map(|s| (*s).to_string()),
+        })));
     }
     let Some(rt) = lookup(rest[0]) else {
         return Ok(None);

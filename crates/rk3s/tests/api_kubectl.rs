@@ -491,7 +491,10 @@ fn list_pagination_returns_every_object_once() {
 fn auth_whoami_and_can_i_answer_for_the_admin() {
     let s = Server::start();
     let out = s.ok(&["auth", "whoami"]);
-    assert!(out.contains("system:admin") && out.contains("system:masters"), "{out}");
+    assert!(
+        out.contains("system:admin") && out.contains("system:masters"),
+        "{out}"
+    );
     let out = s.ok(&["auth", "can-i", "create", "deployments"]);
     assert_eq!(out.trim(), "yes");
     // Reviews are answered, never stored.

@@ -71,10 +71,10 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
-    if obj.get("spec").is_some() {
-        if let Some(meta) = objects::meta_mut(&mut obj) {
-            meta.insert("generation".into(), json!(1));
-        }
+    if obj.get("spec").is_some()
+        && let Some(meta) = objects::meta_mut(&mut obj)
+    {
+        meta.insert("generation".into(), json!(1));
     }
     let name = objects::name(&obj).to_string();
     let generate = objects::meta_str(&obj, "generateName")

@@ -30,12 +30,12 @@ fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
             "the request body must be a DeleteOptions object".into(),
         ));
     }
-    if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
-        if !matches!(p, "Background" | "Foreground" | "Orphan") {
-            return Err(ApiError::BadRequest(format!(
-                "propagationPolicy: Unsupported value: {p:?}: supported values: \"Background\", \"Foreground\", \"Orphan\""
-            )));
-        }
+    if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str)
+        && !matches!(p, "Background" | "Foreground" | "Orphan")
+    {
+        return Err(ApiError::BadRequest(format!(
+            "propagationPolicy: Unsupported value: {p:?}: supported values: \"Background\", \"Foreground\", \"Orphan\""
+        )));
     }
     let dry_run_body = v
         .get("dryRun")
@@ -103,26 +103,26 @@ async fn delete_one(
             .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
         let mut obj = objects::from_kv(&kv)?;
         let uid = objects::meta_str(&obj, "uid").unwrap_or("");
-        if let Some(want) = &opts.uid {
-            if want != uid {
-                return Err(ApiError::conflict_with(
-                    &ctx.subject(name),
-                    &format!(
-                        "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
-                    ),
-                ));
-            }
+        if let Some(want) = &opts.uid
+            && want != uid
+        {
+            return Err(ApiError::conflict_with(
+                &ctx.subject(name),
+                &format!(
+                    "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                ),
+            ));
         }
-        if let Some(want) = &opts.resource_version {
-            if *want != kv.mod_revision.to_string() {
-                return Err(ApiError::conflict_with(
-                    &ctx.subject(name),
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
-                        kv.mod_revision
-                    ),
-                ));
-            }
+        if let Some(want) = &opts.resource_version
+            && *want != kv.mod_revision.to_string()
+        {
+            return Err(ApiError::conflict_with(
+                &ctx.subject(name),
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                    kv.mod_revision
+                ),
+            ));
         }
         let is_namespace = rt.group.is_empty() && rt.plural == "namespaces";
         let has_finalizers = obj

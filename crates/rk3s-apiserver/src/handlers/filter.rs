@@ -54,13 +54,12 @@ impl ObjectFilter {
                 return false;
             }
         }
-        if let Some(f) = &self.field {
-            if !f
+        if let Some(f) = &self.field
+            && !f
                 .matches_object(&self.group, &self.plural, obj)
                 .unwrap_or(false)
-            {
-                return false;
-            }
+        {
+            return false;
         }
         true
     }

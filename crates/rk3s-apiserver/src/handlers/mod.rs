@@ -175,7 +175,10 @@ async fn serve(
     if ctx.target.rt.storage_prefix.is_empty() {
         return match verb {
             "create" => reviews::create(&ctx, &read_body(body).await?).await,
-            _ => Err(ApiError::MethodNotAllowed(format!("{verb} is not supported on {}", ctx.target.rt.plural))),
+            _ => Err(ApiError::MethodNotAllowed(format!(
+                "{verb} is not supported on {}",
+                ctx.target.rt.plural
+            ))),
         };
     }
     if ctx.target.subresource.as_deref() == Some("scale") {

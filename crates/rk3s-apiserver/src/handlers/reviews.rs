@@ -16,7 +16,10 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
     let format = negotiate::body_format(ctx.headers)?;
     let mut review = negotiate::decode_body(format, body)?;
     if !review.is_object() {
-        return Err(ApiError::BadRequest(format!("the body must be a {} object", rt.kind)));
+        return Err(ApiError::BadRequest(format!(
+            "the body must be a {} object",
+            rt.kind
+        )));
     }
     review["apiVersion"] = json!(rt.api_version());
     review["kind"] = json!(rt.kind);
@@ -35,7 +38,10 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
                     auth::authorize(ctx.identity, s("verb"), &subject, ns).is_ok()
                 }
                 None => {
-                    let path = review.pointer("/spec/nonResourceAttributes/path").and_then(Value::as_str).unwrap_or("");
+                    let path = review
+                        .pointer("/spec/nonResourceAttributes/path")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     auth::authorize_path(ctx.identity, path).is_ok()
                 }
             };

@@ -29,12 +29,13 @@ pub async fn update(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
     if let (Some(path_ns), Some(body_ns)) = (
         &ctx.target.namespace,
         objects::meta_str(&new_obj, "namespace"),
-    ) {
-        if !body_ns.is_empty() && body_ns != path_ns {
-            return Err(ApiError::BadRequest(
-                "the namespace of the provided object does not match the namespace sent on the request".into(),
-            ));
-        }
+    ) && !body_ns.is_empty()
+        && body_ns != path_ns
+    {
+        return Err(ApiError::BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request"
+                .into(),
+        ));
     }
     let precondition = objects::meta_str(&new_obj, "resourceVersion")
         .filter(|s| !s.is_empty())
@@ -68,10 +69,10 @@ where
             .get(&key, 0)
             .await?
             .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
-        if let Some(rv) = precondition {
-            if rv != kv.mod_revision.to_string() {
-                return Err(ApiError::conflict(&ctx.subject(name)));
-            }
+        if let Some(rv) = precondition
+            && rv != kv.mod_revision.to_string()
+        {
+            return Err(ApiError::conflict(&ctx.subject(name)));
         }
         let current = objects::from_kv(&kv)?;
         let proposed = change(&current)?;
@@ -151,13 +152,13 @@ fn merge_server_fields(ctx: &Ctx<'_>, current: &Value, mut next: Value) -> ApiRe
         return Err(ApiError::BadRequest("metadata: must be an object".into()));
     }
     let cur_meta = objects::meta(current).cloned().unwrap_or_default();
-    if let Some(uid) = objects::meta_str(&next, "uid").filter(|u| !u.is_empty()) {
-        if Some(uid) != cur_meta.get("uid").and_then(Value::as_str) {
-            return Err(ApiError::conflict_with(
-                &ctx.subject(objects::name(current)),
-                &format!("Precondition failed: UID in object meta: {uid}"),
-            ));
-        }
+    if let Some(uid) = objects::meta_str(&next, "uid").filter(|u| !u.is_empty())
+        && Some(uid) != cur_meta.get("uid").and_then(Value::as_str)
+    {
+        return Err(ApiError::conflict_with(
+            &ctx.subject(objects::name(current)),
+            &format!("Precondition failed: UID in object meta: {uid}"),
+        ));
     }
     let spec_changed = next.get("spec") != current.get("spec");
     if let Some(meta) = objects::meta_mut(&mut next) {
@@ -179,10 +180,8 @@ fn merge_server_fields(ctx: &Ctx<'_>, current: &Value, mut next: Value) -> ApiRe
                 }
             }
         }
-        if spec_changed {
-            if let Some(g) = cur_meta.get("generation").and_then(Value::as_i64) {
-                meta.insert("generation".into(), Value::from(g + 1));
-            }
+        if spec_changed && let Some(g) = cur_meta.get("generation").and_then(Value::as_i64) {
+            meta.insert("generation".into(), Value::from(g + 1));
         }
         meta.remove("selfLink");
     }

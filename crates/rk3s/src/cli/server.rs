@@ -246,14 +246,14 @@ impl ServerConfig {
                     "expected LOW-HIGH, e.g. 30000-32767",
                 )
             })?;
-        if let Some(n) = &a.node_name {
-            if n.is_empty() || rk3s_core::names::validate_name("", "nodes", n).is_err() {
-                return Err(invalid(
-                    "node-name",
-                    n,
-                    "not a valid node name (lowercase RFC 1123 subdomain)",
-                ));
-            }
+        if let Some(n) = &a.node_name
+            && (n.is_empty() || rk3s_core::names::validate_name("", "nodes", n).is_err())
+        {
+            return Err(invalid(
+                "node-name",
+                n,
+                "not a valid node name (lowercase RFC 1123 subdomain)",
+            ));
         }
         Ok(ServerConfig {
             data_dir: a.data_dir,

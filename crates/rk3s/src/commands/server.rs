@@ -125,6 +125,15 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     )
     .with_context(|| format!("writing the kubeconfig {}", cfg.write_kubeconfig.display()))?;
     info!(path = %cfg.write_kubeconfig.display(), "wrote kubeconfig");
+    info!(
+        node_name = cfg.node_name.as_deref().or(host_name().as_deref()).unwrap_or(""),
+        cluster_cidr = %cfg.cluster_cidr,
+        service_cidr = %cfg.service_cidr,
+        cluster_dns = %cfg.cluster_dns,
+        cluster_domain = %cfg.cluster_domain,
+        node_ports = %format!("{}-{}", cfg.service_node_port_range.0, cfg.service_node_port_range.1),
+        "cluster networks"
+    );
     if !cfg.disable_agent {
         info!("the node agent is not part of this version yet: running the control plane only");
     }
