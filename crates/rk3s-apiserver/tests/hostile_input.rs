@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use proptest::prelude::*;
 use rk3s_apiserver::ApiState;
 use rk3s_apiserver::auth::{Identity, PeerIdentity};
-use rk3s_store::{Backend, ListRequest, SqliteBackend, SqliteOptions, Synchronous};
+use rk3s_store::{ListRequest, SqliteBackend, SqliteOptions, Synchronous};
 
 struct Fixture {
     _dir: tempfile::TempDir,
