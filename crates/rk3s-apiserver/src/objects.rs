@@ -23,6 +23,23 @@ pub fn set_resource_version(obj: &mut Value, rev: i64) {
     }
 }
 
+/// Read a stored row as the served form of `rt` (versions sharing storage are converted).
+pub fn read_as(rt: &ResourceType, kv: &KeyValue) -> ApiResult<Value> {
+    let obj = from_kv(kv)?;
+    Ok(rk3s_core::conversion::from_storage(
+        &rt.group,
+        &rt.version,
+        &rt.plural,
+        obj,
+    ))
+}
+
+/// The bytes to store for an object in the served form of `rt`.
+pub fn encode_as(rt: &ResourceType, obj: &Value) -> ApiResult<Vec<u8>> {
+    let stored = rk3s_core::conversion::to_storage(&rt.group, &rt.version, &rt.plural, obj.clone());
+    to_stored_bytes(&stored)
+}
+
 /// The bytes to store: the object without `resourceVersion`.
 pub fn to_stored_bytes(obj: &Value) -> ApiResult<Vec<u8>> {
     let mut copy = obj.clone();

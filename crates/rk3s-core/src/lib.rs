@@ -2,6 +2,7 @@
 //! logic shared by the server's components. Nothing in this crate does I/O.
 
 pub mod builtin;
+pub mod conversion;
 pub mod names;
 pub mod patch;
 pub mod printers;

@@ -501,3 +501,26 @@ fn auth_whoami_and_can_i_answer_for_the_admin() {
     let out = s.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps"]);
     assert!(!out.contains("SelfSubject"));
 }
+
+#[test]
+fn events_are_one_store_served_as_core_v1_and_events_k8s_io_v1() {
+    let s = Server::start();
+    let ev = r#"{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"e1"},
+        "regarding":{"kind":"Pod","name":"web","namespace":"default"},"note":"pulled the image",
+        "reason":"Pulled","type":"Normal","action":"Pull","reportingController":"kubelet",
+        "reportingInstance":"node-1","eventTime":"2026-01-01T00:00:00.000000Z"}"#;
+    s.kubectl_stdin(&["create", "-f", "-"], Some(ev));
+    let core = s.json(&["get", "events.v1.", "e1"]);
+    assert_eq!(core["apiVersion"], "v1");
+    assert_eq!(core["message"], "pulled the image");
+    assert_eq!(core["involvedObject"]["name"], "web");
+    let new = s.json(&["get", "events.v1.events.k8s.io", "e1"]);
+    assert_eq!(new["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(new["note"], "pulled the image");
+    assert_eq!(new["regarding"]["name"], "web");
+    let table = s.ok(&["get", "events"]);
+    assert!(
+        table.contains("Pulled") && table.contains("pulled the image"),
+        "{table}"
+    );
+}

@@ -154,7 +154,7 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
             }
             return Ok(obj);
         }
-        let bytes = objects::to_stored_bytes(&obj)?;
+        let bytes = objects::encode_as(rt, &obj)?;
         let started = std::time::Instant::now();
         let res = ctx.state.store.create(&ctx.key(&name), bytes).await;
         ctx.state.metrics.observe_store("create", started.elapsed());

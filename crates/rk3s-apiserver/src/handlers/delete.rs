@@ -101,7 +101,7 @@ async fn delete_one(
             .get(&key, 0)
             .await?
             .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
-        let mut obj = objects::from_kv(&kv)?;
+        let mut obj = objects::read_as(rt, &kv)?;
         let uid = objects::meta_str(&obj, "uid").unwrap_or("");
         if let Some(want) = &opts.uid
             && want != uid
@@ -143,7 +143,7 @@ async fn delete_one(
             if opts.dry_run {
                 return Ok((StatusCode::OK, Deleted::Pending(obj)));
             }
-            let bytes = objects::to_stored_bytes(&obj)?;
+            let bytes = objects::encode_as(rt, &obj)?;
             match ctx.state.store.update(&key, bytes, kv.mod_revision).await {
                 Ok(new_kv) => {
                     objects::set_resource_version(&mut obj, new_kv.mod_revision);

@@ -22,7 +22,7 @@ pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Response> {
         .get(&ctx.key(name), rev)
         .await?
         .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
-    let obj = objects::from_kv(&kv)?;
+    let obj = objects::read_as(&ctx.target.rt, &kv)?;
     Ok(render::object(
         StatusCode::OK,
         &ctx.target.rt,

@@ -94,7 +94,7 @@ pub(crate) async fn read_list(
         let mut last_key = None;
         for kv in &res.kvs {
             last_key = Some(kv.key.clone());
-            let obj = objects::from_kv(kv)?;
+            let obj = objects::read_as(rt, kv)?;
             if filter.matches(&obj) {
                 items.push(obj);
                 if limit.is_some_and(|l| items.len() >= l) {

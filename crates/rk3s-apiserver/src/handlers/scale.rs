@@ -110,7 +110,7 @@ pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Response> {
         .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
     Ok(render::json(
         StatusCode::OK,
-        &scale_of(&objects::from_kv(&kv)?),
+        &scale_of(&objects::read_as(&ctx.target.rt, &kv)?),
     ))
 }
 

@@ -74,7 +74,7 @@ where
         {
             return Err(ApiError::conflict(&ctx.subject(name)));
         }
-        let current = objects::from_kv(&kv)?;
+        let current = objects::read_as(&ctx.target.rt, &kv)?;
         let proposed = change(&current)?;
         let mut next = merge_server_fields(ctx, &current, proposed)?;
         objects::set_resource_version(&mut next, kv.mod_revision);
@@ -101,7 +101,7 @@ where
                 Err(e) => Err(e.into()),
             };
         }
-        let bytes = objects::to_stored_bytes(&next)?;
+        let bytes = objects::encode_as(&ctx.target.rt, &next)?;
         let started = std::time::Instant::now();
         let res = ctx.state.store.update(&key, bytes, kv.mod_revision).await;
         ctx.state.metrics.observe_store("update", started.elapsed());

@@ -111,7 +111,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response> {
                 })
                 .await?;
             for kv in &res.kvs {
-                let obj = objects::from_kv(kv)?;
+                let obj = objects::read_as(&rt, kv)?;
                 if filter.matches(&obj) {
                     initial.push(obj);
                 }
@@ -164,7 +164,7 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response> {
                     }
                     Some(Ok(ev)) => {
                         last_rev = ev.kv.mod_revision;
-                        match transition(&filter, &ev) {
+                        match transition(&enc.rt, &filter, &ev) {
                             Some((kind, obj)) => enc.event(kind, &obj),
                             None => continue,
                         }
@@ -195,8 +195,12 @@ pub async fn watch(ctx: &Ctx<'_>) -> ApiResult<Response> {
 
 /// The watch event a store event becomes for this selection: objects entering the selection
 /// are ADDED, leaving it DELETED, as upstream reports them.
-fn transition(filter: &ObjectFilter, ev: &rk3s_store::Event) -> Option<(&'static str, Value)> {
-    let parse = |kv: &rk3s_store::KeyValue| objects::from_kv(kv).ok();
+fn transition(
+    rt: &ResourceType,
+    filter: &ObjectFilter,
+    ev: &rk3s_store::Event,
+) -> Option<(&'static str, Value)> {
+    let parse = |kv: &rk3s_store::KeyValue| objects::read_as(rt, kv).ok();
     match ev.kind {
         EventType::Delete => {
             let obj = parse(&ev.kv)?;
