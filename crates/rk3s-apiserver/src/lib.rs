@@ -2,6 +2,7 @@
 //! discovery, OpenAPI, and generic handlers for every kind in the registry.
 //! Entry points: [`ApiState::new`], [`bootstrap`], [`server::serve`].
 
+pub mod allocator;
 pub mod auth;
 pub mod bootstrap;
 pub mod discovery;

@@ -1,7 +1,7 @@
 //! The API server's shared state: registry, store, metrics and caches built once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rk3s_core::Registry;
 use rk3s_core::patch::SchemaNav;
@@ -10,28 +10,74 @@ use rk3s_store::Backend;
 use crate::metrics::Metrics;
 use crate::openapi::OpenApiV3;
 
+/// The served API surface: the registry and the OpenAPI documents built from it. Replaced as a
+/// whole when custom resource definitions change, so a request sees one consistent view.
+pub struct Surface {
+    pub registry: Registry,
+    pub openapi: OpenApiV3,
+}
+
 /// Everything a request handler needs; shared by all connections.
 pub struct ApiState {
-    pub registry: Arc<Registry>,
+    surface: RwLock<Arc<Surface>>,
+    /// The built-in kinds; CRD kinds are added to a copy of this.
+    builtin: Registry,
     pub store: Arc<dyn Backend>,
     pub metrics: Metrics,
-    pub openapi: OpenApiV3,
     /// `host:port` clients use to reach this server (discovery's serverAddressByClientCIDRs).
     pub server_address: String,
     /// Strategic-merge schema navigation per kind (schema name), built on first use.
     schema_navs: Mutex<HashMap<String, Arc<SchemaNav>>>,
+    /// Where service cluster IPs and node ports come from.
+    pub service_network: crate::allocator::ServiceNetwork,
+}
+
+fn build_surface(registry: Registry) -> Surface {
+    let openapi = OpenApiV3::build(&registry, &crate::openapi_extensions());
+    Surface { registry, openapi }
 }
 
 impl ApiState {
     pub fn new(registry: Registry, store: Arc<dyn Backend>, server_address: String) -> Self {
-        let openapi = OpenApiV3::build(&registry, &crate::openapi_extensions());
         ApiState {
-            registry: Arc::new(registry),
+            surface: RwLock::new(Arc::new(build_surface(registry.clone()))),
+            builtin: registry,
             store,
             metrics: Metrics::default(),
-            openapi,
             server_address,
             schema_navs: Mutex::new(HashMap::new()),
+            service_network: crate::allocator::ServiceNetwork::default(),
+        }
+    }
+
+    /// Use this service network instead of the default 10.43.0.0/16, 30000-32767.
+    pub fn with_service_network(mut self, net: crate::allocator::ServiceNetwork) -> Self {
+        self.service_network = net;
+        self
+    }
+
+    /// The current API surface (registry + OpenAPI).
+    pub fn surface(&self) -> Arc<Surface> {
+        match self.surface.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The built-in registry, without custom resources.
+    pub fn builtin_registry(&self) -> &Registry {
+        &self.builtin
+    }
+
+    /// Serve exactly the built-in kinds plus `extra` (the kinds of established CRDs).
+    pub fn set_extra_types(&self, extra: Vec<rk3s_core::ResourceType>) {
+        let mut types: Vec<rk3s_core::ResourceType> =
+            self.builtin.all().map(|t| (**t).clone()).collect();
+        types.extend(extra);
+        let surface = Arc::new(build_surface(Registry::new(types)));
+        match self.surface.write() {
+            Ok(mut s) => *s = surface,
+            Err(poisoned) => *poisoned.into_inner() = surface,
         }
     }
 

@@ -524,3 +524,59 @@ fn events_are_one_store_served_as_core_v1_and_events_k8s_io_v1() {
         "{table}"
     );
 }
+
+#[test]
+fn services_get_unique_cluster_ips_and_node_ports_released_on_delete() {
+    let s = Server::start();
+    let k = s.json(&["get", "service", "kubernetes"]);
+    assert_eq!(k["spec"]["clusterIP"], "10.43.0.1");
+    assert_eq!(k["spec"]["ports"][0]["port"], 443);
+    let ep = s.json(&["get", "endpoints", "kubernetes"]);
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], s.port);
+
+    s.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"]);
+    s.ok(&["create", "service", "nodeport", "np", "--tcp=80:8080"]);
+    let web = s.json(&["get", "service", "web"]);
+    let ip = web["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.43.") && ip != "10.43.0.1", "{ip}");
+    let np = s.json(&["get", "service", "np"]);
+    let port = np["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
+    assert!((30000..=32767).contains(&port), "{port}");
+    assert_ne!(np["spec"]["clusterIP"], web["spec"]["clusterIP"]);
+
+    // Asking for a taken address or port is Invalid; so is one outside the range.
+    let taken = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: dup\nspec:\n  clusterIP: {ip}\n  ports:\n  - port: 80\n"
+    );
+    let out = s.kubectl_stdin(&["create", "-f", "-"], Some(&taken));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("provided IP is already allocated"),
+        "{err}"
+    );
+    let outside = "apiVersion: v1\nkind: Service\nmetadata:\n  name: far\nspec:\n  clusterIP: 192.168.9.9\n  ports:\n  - port: 80\n";
+    let out = s.kubectl_stdin(&["create", "-f", "-"], Some(outside));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the valid range"));
+    let dup_port = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: dupport\nspec:\n  type: NodePort\n  ports:\n  - port: 80\n    nodePort: {port}\n"
+    );
+    let out = s.kubectl_stdin(&["create", "-f", "-"], Some(&dup_port));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("provided port is already allocated"));
+
+    // Deleting a service frees its address and port for the next one.
+    s.ok(&["delete", "service", "web", "np"]);
+    let reuse = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: reuse\nspec:\n  type: NodePort\n  clusterIP: {ip}\n  ports:\n  - port: 80\n    nodePort: {port}\n"
+    );
+    let out = s.kubectl_stdin(&["create", "-f", "-"], Some(&reuse));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Updating the service keeps them.
+    s.ok(&["label", "service", "reuse", "x=y"]);
+    let r = s.json(&["get", "service", "reuse"]);
+    assert_eq!(r["spec"]["clusterIP"], ip.as_str());
+    assert_eq!(r["spec"]["ports"][0]["nodePort"], port);
+}

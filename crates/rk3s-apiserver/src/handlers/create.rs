@@ -6,6 +6,7 @@ use rk3s_store::StoreError;
 use serde_json::{Value, json};
 
 use super::{Ctx, render};
+use crate::allocator;
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate;
 use crate::objects::{self, FieldValidation};
@@ -154,10 +155,28 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
             }
             return Ok(obj);
         }
+        let held = if is_service(rt) {
+            Some(
+                allocator::allocate_for_service(
+                    ctx.state.store.as_ref(),
+                    &ctx.state.service_network,
+                    &mut obj,
+                    None,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         let bytes = objects::encode_as(rt, &obj)?;
         let started = std::time::Instant::now();
         let res = ctx.state.store.create(&ctx.key(&name), bytes).await;
         ctx.state.metrics.observe_store("create", started.elapsed());
+        if res.is_err() {
+            if let Some(h) = &held {
+                h.release(ctx.state.store.as_ref()).await;
+            }
+        }
         match res {
             Ok(kv) => {
                 objects::set_resource_version(&mut obj, kv.mod_revision);
@@ -198,4 +217,9 @@ async fn check_namespace_open(ctx: &Ctx<'_>, ns: &str) -> ApiResult<()> {
         });
     }
     Ok(())
+}
+
+/// Services get cluster IPs and node ports from the allocator.
+pub(crate) fn is_service(rt: &rk3s_core::ResourceType) -> bool {
+    rt.group.is_empty() && rt.plural == "services"
 }

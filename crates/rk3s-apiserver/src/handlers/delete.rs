@@ -167,7 +167,14 @@ async fn delete_one(
         let res = ctx.state.store.delete(&key, Some(kv.mod_revision)).await;
         ctx.state.metrics.observe_store("delete", started.elapsed());
         match res {
-            Ok(_) => return Ok((StatusCode::OK, Deleted::Gone(obj))),
+            Ok(_) => {
+                if super::create::is_service(rt) {
+                    crate::allocator::Held::of(&obj)
+                        .release(ctx.state.store.as_ref())
+                        .await;
+                }
+                return Ok((StatusCode::OK, Deleted::Gone(obj)));
+            }
             Err(StoreError::Conflict { .. }) if opts.resource_version.is_none() => continue,
             Err(StoreError::Conflict { .. }) => return Err(ApiError::conflict(&ctx.subject(name))),
             Err(StoreError::NotFound) => return Err(ApiError::not_found(&ctx.subject(name))),
@@ -221,7 +228,8 @@ pub(crate) async fn delete_namespace_contents(state: &ApiState, ns: &str) -> Api
         return Ok(true);
     }
     let mut prefixes: Vec<String> = Vec::new();
-    for rt in state.registry.all().filter(|rt| rt.namespaced) {
+    let surface = state.surface();
+    for rt in surface.registry.all().filter(|rt| rt.namespaced) {
         let p = rt.list_prefix(Some(ns));
         if !prefixes.contains(&p) {
             prefixes.push(p);
@@ -257,11 +265,17 @@ pub(crate) async fn delete_namespace_contents(state: &ApiState, ns: &str) -> Api
                     .await
                     .map(|_| ())
             } else {
-                state
+                let res = state
                     .store
                     .delete(&kv.key, Some(kv.mod_revision))
                     .await
-                    .map(|_| ())
+                    .map(|_| ());
+                if res.is_ok() && kv.key.starts_with("/registry/services/specs/") {
+                    crate::allocator::Held::of(&obj)
+                        .release(state.store.as_ref())
+                        .await;
+                }
+                res
             };
             match result {
                 Ok(()) | Err(StoreError::NotFound) | Err(StoreError::Conflict { .. }) => {}

@@ -119,7 +119,8 @@ async fn serve(
         auth::authorize_path(identity, path)?;
         return non_resource(state, parts, path);
     }
-    let route = request::route(&state.registry, path)?.ok_or_else(not_found_path)?;
+    let surface = state.surface();
+    let route = request::route(&surface.registry, path)?.ok_or_else(not_found_path)?;
     let target = match route {
         Route::DiscoveryRoot { legacy } => {
             auth::authorize_path(identity, path)?;
@@ -128,14 +129,14 @@ async fn serve(
         Route::DiscoveryGroup { group } => {
             auth::authorize_path(identity, path)?;
             let doc =
-                discovery::api_group_doc(&state.registry, &group).ok_or_else(not_found_path)?;
+                discovery::api_group_doc(&surface.registry, &group).ok_or_else(not_found_path)?;
             return Ok(render::json(StatusCode::OK, &doc));
         }
         Route::DiscoveryGroupVersion { group, version } => {
             auth::authorize_path(identity, path)?;
             return Ok(render::json(
                 StatusCode::OK,
-                &discovery::api_resource_list(&state.registry, &group, &version),
+                &discovery::api_resource_list(&surface.registry, &group, &version),
             ));
         }
         Route::Resource(t) => t,
@@ -251,24 +252,26 @@ fn not_found_path() -> ApiError {
 }
 
 fn discovery_root(state: &ApiState, headers: &HeaderMap, legacy: bool) -> Response {
+    let surface = state.surface();
     match negotiate::discovery_form(headers) {
         DiscoveryForm::AggregatedV2 => render::json_typed(
             StatusCode::OK,
-            &discovery::aggregated(&state.registry, legacy, "v2"),
+            &discovery::aggregated(&surface.registry, legacy, "v2"),
             "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
         ),
         DiscoveryForm::AggregatedV2Beta1 => render::json_typed(
             StatusCode::OK,
-            &discovery::aggregated(&state.registry, legacy, "v2beta1"),
+            &discovery::aggregated(&surface.registry, legacy, "v2beta1"),
             "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
         ),
         DiscoveryForm::Legacy if legacy => render::json(
             StatusCode::OK,
             &discovery::api_versions(&state.server_address),
         ),
-        DiscoveryForm::Legacy => {
-            render::json(StatusCode::OK, &discovery::api_group_list(&state.registry))
-        }
+        DiscoveryForm::Legacy => render::json(
+            StatusCode::OK,
+            &discovery::api_group_list(&surface.registry),
+        ),
     }
 }
 
@@ -330,11 +333,12 @@ fn non_resource(state: &ApiState, parts: &http::request::Parts, path: &str) -> A
         )
             .into_response()),
         "/openapi/v3" | "/openapi/v3/" => Ok(render::bytes_typed(
-            state.openapi.index_json().to_vec(),
+            state.surface().openapi.index_json().to_vec(),
             "application/json",
         )),
         p if p.starts_with("/openapi/v3/") => {
-            let doc = state
+            let surface = state.surface();
+            let doc = surface
                 .openapi
                 .document_json(&p["/openapi/v3/".len()..])
                 .ok_or_else(not_found_path)?;

@@ -6,6 +6,7 @@ use rk3s_store::StoreError;
 use serde_json::Value;
 
 use super::{Ctx, render};
+use crate::allocator;
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate;
 use crate::objects::{self, FieldValidation};
@@ -101,10 +102,42 @@ where
                 Err(e) => Err(e.into()),
             };
         }
+        // Services keep their addresses and ports; new ones are allocated, dropped ones freed
+        // once the write has landed.
+        let held = if super::create::is_service(&ctx.target.rt) {
+            let before = allocator::Held::of(&current);
+            let after = allocator::allocate_for_service(
+                ctx.state.store.as_ref(),
+                &ctx.state.service_network,
+                &mut next,
+                Some(&before),
+            )
+            .await?;
+            Some((before, after))
+        } else {
+            None
+        };
         let bytes = objects::encode_as(&ctx.target.rt, &next)?;
         let started = std::time::Instant::now();
         let res = ctx.state.store.update(&key, bytes, kv.mod_revision).await;
         ctx.state.metrics.observe_store("update", started.elapsed());
+        if let Some((before, after)) = &held {
+            let (gone, kept) = if res.is_ok() {
+                (before, after)
+            } else {
+                (after, before)
+            };
+            let freed = allocator::Held {
+                ip: gone.ip.clone().filter(|ip| kept.ip.as_ref() != Some(ip)),
+                ports: gone
+                    .ports
+                    .iter()
+                    .copied()
+                    .filter(|p| !kept.ports.contains(p))
+                    .collect(),
+            };
+            freed.release(ctx.state.store.as_ref()).await;
+        }
         match res {
             Ok(new_kv) => {
                 objects::set_resource_version(&mut next, new_kv.mod_revision);

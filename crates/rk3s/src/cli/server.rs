@@ -221,6 +221,15 @@ impl ServerConfig {
         }
         check_cidr("cluster-cidr", &a.cluster_cidr)?;
         check_cidr("service-cidr", &a.service_cidr)?;
+        if rk3s_apiserver::allocator::ServiceNetwork::parse(&a.service_cidr, (30000, 32767))
+            .is_err()
+        {
+            return Err(invalid(
+                "service-cidr",
+                &a.service_cidr,
+                "must be an IPv4 network with a prefix length between 8 and 30",
+            ));
+        }
         let cluster_dns = parse_ip("cluster-dns", &a.cluster_dns)?;
         if a.cluster_domain.is_empty() || a.cluster_domain.contains(char::is_whitespace) {
             return Err(invalid(

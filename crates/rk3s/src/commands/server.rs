@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use rk3s_apiserver::allocator::ServiceNetwork;
 use rk3s_apiserver::server::{self, TlsMaterial};
 use rk3s_apiserver::{ApiState, bootstrap};
 use rk3s_store::{SqliteBackend, SqliteOptions};
@@ -85,14 +86,23 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     let advertise = node_ip
         .map(|ip| SocketAddr::new(ip, cfg.https_listen_port))
         .unwrap_or(bind);
-    let state = Arc::new(ApiState::new(
-        rk3s_core::Registry::builtin(),
-        Arc::new(store),
-        advertise.to_string(),
-    ));
+    let network = ServiceNetwork::parse(&cfg.service_cidr, cfg.service_node_port_range)
+        .context("--service-cidr")?;
+    let state = Arc::new(
+        ApiState::new(
+            rk3s_core::Registry::builtin(),
+            Arc::new(store),
+            advertise.to_string(),
+        )
+        .with_service_network(network),
+    );
     bootstrap::ensure_system_namespaces(&state)
         .await
         .context("creating the system namespaces")?;
+    let api_ip = node_ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    bootstrap::ensure_kubernetes_service(&state, api_ip, cfg.https_listen_port)
+        .await
+        .context("creating the kubernetes service")?;
     bootstrap::resume_namespace_termination(&state)
         .await
         .context("resuming namespace termination")?;
