@@ -120,7 +120,7 @@ async fn load_tests(launch: &Launch, data_dir: &Path, report: &mut Report) -> Re
     scenarios::watch_fanout::run(server.port, &tls, report).await?;
     tokio::time::sleep(IDLE).await;
     report.add(
-        "2b. RSS 5 s after figures 3-6 (~31k objects stored)",
+        "2b. RSS 5 s after figures 3-6 (25,000 ConfigMaps stored)",
         memory_figure(&server)?,
         "≤ 40 MB",
     );
