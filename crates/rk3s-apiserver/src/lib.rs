@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod protobuf;
 pub mod request;
 pub mod server;
+pub mod serviceaccount;
 pub mod state;
 
 pub use state::ApiState;
