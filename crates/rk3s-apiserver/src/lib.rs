@@ -13,6 +13,7 @@ pub mod negotiate;
 pub mod objects;
 pub mod openapi;
 pub mod protobuf;
+pub mod rbac;
 pub mod request;
 pub mod server;
 pub mod serviceaccount;
