@@ -1,6 +1,7 @@
 //! rk3s core: the resource registry, selectors, name validation, patch engines and other pure
 //! logic shared by the server's components. Nothing in this crate does I/O.
 
+pub mod apply;
 pub mod builtin;
 pub mod conversion;
 pub mod names;
