@@ -55,7 +55,26 @@ pub async fn ensure_system_namespaces(state: &ApiState) -> Result<(), BootstrapE
             }
         }
     }
+    for name in SYSTEM_NAMESPACES {
+        ensure_default_service_account(state.store.as_ref(), name).await?;
+    }
     Ok(())
+}
+
+/// The `default` ServiceAccount of a namespace, created if missing.
+pub async fn ensure_default_service_account(
+    store: &dyn rk3s_store::Backend,
+    namespace: &str,
+) -> Result<(), BootstrapError> {
+    let mut sa = crate::serviceaccount::default_service_account(namespace);
+    sa["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+    sa["metadata"]["creationTimestamp"] = json!(objects::now_rfc3339());
+    let key = format!("/registry/serviceaccounts/{namespace}/default");
+    let bytes = serde_json::to_vec(&sa).unwrap_or_default();
+    match store.create(&key, bytes).await {
+        Ok(_) | Err(StoreError::AlreadyExists) => Ok(()),
+        Err(source) => Err(BootstrapError::Write { key, source }),
+    }
 }
 
 /// Restart termination of namespaces that were being deleted when the server stopped.

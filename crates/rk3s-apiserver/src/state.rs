@@ -30,6 +30,10 @@ pub struct ApiState {
     schema_navs: Mutex<HashMap<String, Arc<SchemaNav>>>,
     /// Where service cluster IPs and node ports come from.
     pub service_network: crate::allocator::ServiceNetwork,
+    /// Signing keys of service-account tokens; without them bearer tokens are not accepted.
+    pub token_keys: Option<Arc<crate::serviceaccount::TokenKeys>>,
+    /// Audiences tokens must carry to authenticate here (empty: the issuer).
+    pub api_audiences: Vec<String>,
 }
 
 fn build_surface(registry: Registry) -> Surface {
@@ -47,7 +51,15 @@ impl ApiState {
             server_address,
             schema_navs: Mutex::new(HashMap::new()),
             service_network: crate::allocator::ServiceNetwork::default(),
+            token_keys: None,
+            api_audiences: Vec::new(),
         }
+    }
+
+    /// Accept and issue service-account tokens signed with these keys.
+    pub fn with_token_keys(mut self, keys: crate::serviceaccount::TokenKeys) -> Self {
+        self.token_keys = Some(Arc::new(keys));
+        self
     }
 
     /// Use this service network instead of the default 10.43.0.0/16, 30000-32767.

@@ -180,6 +180,17 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
         match res {
             Ok(kv) => {
                 objects::set_resource_version(&mut obj, kv.mod_revision);
+                if rt.group.is_empty() && rt.plural == "namespaces" {
+                    // Every namespace has a `default` service account from the start.
+                    if let Err(e) = crate::bootstrap::ensure_default_service_account(
+                        ctx.state.store.as_ref(),
+                        &name,
+                    )
+                    .await
+                    {
+                        tracing::warn!(namespace = %name, error = %e, "creating the default service account failed");
+                    }
+                }
                 return Ok(obj);
             }
             Err(StoreError::AlreadyExists) if generate => continue,

@@ -110,7 +110,7 @@ async fn serve(
     {
         return health(state, path).await;
     }
-    let identity = auth::authenticate(peer)?;
+    let identity = &authenticate(state, peer, &parts.headers).await?;
     if !path.starts_with("/api/")
         && !path.starts_with("/apis/")
         && path != "/api"
@@ -152,7 +152,7 @@ async fn serve(
         if rt.subresource(sub).is_none() {
             return Err(not_found_path());
         }
-        if sub != "status" && sub != "scale" {
+        if sub != "status" && sub != "scale" && sub != "token" {
             return Err(ApiError::MethodNotAllowed(format!(
                 "the subresource {sub:?} of {} is not served yet",
                 rt.plural
@@ -172,6 +172,17 @@ async fn serve(
         headers: &parts.headers,
         identity,
     };
+    if ctx.target.subresource.as_deref() == Some("token")
+        && ctx.target.rt.group.is_empty()
+        && ctx.target.rt.plural == "serviceaccounts"
+    {
+        return match verb {
+            "create" => reviews::token_request(&ctx, &read_body(body).await?).await,
+            _ => Err(ApiError::MethodNotAllowed(format!(
+                "{verb} is not allowed on serviceaccounts/token"
+            ))),
+        };
+    }
     // Kinds without storage (reviews, bindings, component statuses) are answered, not stored.
     if ctx.target.rt.storage_prefix.is_empty() {
         return match verb {
@@ -222,6 +233,42 @@ async fn serve(
     }
 }
 
+/// Who is calling: the client certificate of the connection, else a service-account bearer
+/// token (the token itself is never logged).
+async fn authenticate(
+    state: &ApiState,
+    peer: &PeerIdentity,
+    headers: &HeaderMap,
+) -> ApiResult<Identity> {
+    if let Some(id) = &peer.0 {
+        return Ok(id.clone());
+    }
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let (Some(token), Some(keys)) = (token, &state.token_keys) {
+        let now = jiff::Timestamp::now().as_second();
+        if let Some((user, groups, _)) = crate::serviceaccount::authenticate(
+            keys,
+            state.store.as_ref(),
+            token,
+            &state.api_audiences,
+            now,
+        )
+        .await
+        {
+            return Ok(Identity { user, groups });
+        }
+    }
+    Err(ApiError::Unauthorized)
+}
+
 fn verb_for(method: &Method, target: &ApiTarget, query: &Query) -> ApiResult<&'static str> {
     let named = target.name.is_some();
     Ok(match (method.as_str(), named) {
@@ -230,6 +277,8 @@ fn verb_for(method: &Method, target: &ApiTarget, query: &Query) -> ApiResult<&'s
         ("GET", false) if query.watch => "watch",
         ("GET", false) => "list",
         ("POST", false) => "create",
+        // Subresources created on a named object: serviceaccounts/token, pods/eviction, ...
+        ("POST", true) if target.subresource.is_some() => "create",
         ("PUT", true) => "update",
         ("PATCH", true) => "patch",
         ("DELETE", true) => "delete",

@@ -86,6 +86,8 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     let advertise = node_ip
         .map(|ip| SocketAddr::new(ip, cfg.https_listen_port))
         .unwrap_or(bind);
+    let token_keys = rk3s_apiserver::serviceaccount::TokenKeys::load_or_create(&tls_dir)
+        .context("preparing the service-account signing key")?;
     let network = ServiceNetwork::parse(&cfg.service_cidr, cfg.service_node_port_range)
         .context("--service-cidr")?;
     let state = Arc::new(
@@ -94,7 +96,8 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
             Arc::new(store),
             advertise.to_string(),
         )
-        .with_service_network(network),
+        .with_service_network(network)
+        .with_token_keys(token_keys),
     );
     bootstrap::ensure_system_namespaces(&state)
         .await
