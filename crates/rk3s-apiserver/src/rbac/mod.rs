@@ -9,6 +9,7 @@ mod evaluator;
 mod live;
 mod node;
 mod policy;
+mod reconcile;
 
 pub use aggregate::aggregate;
 pub use attributes::{Attributes, Decision};
@@ -17,6 +18,9 @@ pub use evaluator::{NonResourceRule, Policy, PolicyKind, ResourceRule, RulesRevi
 pub use live::{RbacAuthorizer, RbacError};
 pub use node::{NodeGraph, node_name};
 pub use policy::{Binding, PolicyRule, Role, RoleRef, Subject};
+pub use reconcile::{
+    ReconcileError, ensure_bootstrap_policy, reconcile_aggregation, run_aggregation,
+};
 
 /// Members of this group may do anything, as upstream's privileged-group authorizer allows.
 pub const SUPERUSER_GROUP: &str = "system:masters";

@@ -5,6 +5,7 @@ mod bootstrap_policy;
 mod evaluator;
 mod live;
 mod node;
+mod reconcile;
 
 use serde_json::{Value, json};
 
