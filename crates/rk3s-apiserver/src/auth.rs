@@ -1,8 +1,10 @@
 //! Who is calling (authentication) and whether they may (authorization).
 //!
-//! Authentication today: x509 client certificates signed by the client CA (verified during the
-//! TLS handshake; the certificate's CN is the user and its O values the groups). Authorization:
-//! members of `system:masters` may do anything; everyone else is refused until RBAC arrives.
+//! Authentication: x509 client certificates signed by the client CA (verified during the TLS
+//! handshake; the certificate's CN is the user and its O values the groups) or service-account
+//! bearer tokens (`handlers::authenticate`). Authorization: [`check`] asks the RBAC + Node
+//! authorizer when the server runs one; without it (in-process tests) only `system:masters`
+//! and self reviews are allowed.
 
 use crate::error::{ApiError, ApiResult, Subject};
 
@@ -125,4 +127,70 @@ mod tests {
             Err(ApiError::Unauthorized)
         ));
     }
+}
+
+/// Authorize a request described by `attrs` for `id`, through RBAC when the server has it.
+pub fn check(
+    state: &crate::ApiState,
+    id: &Identity,
+    attrs: &crate::rbac::Attributes,
+) -> ApiResult<()> {
+    let Some(authz) = &state.authorizer else {
+        return match &attrs.path {
+            Some(path) => authorize_path(id, path),
+            None => {
+                let resource = if attrs.subresource.is_empty() {
+                    attrs.resource.clone()
+                } else {
+                    format!("{}/{}", attrs.resource, attrs.subresource)
+                };
+                let subject = Subject::new(&attrs.api_group, &resource, &attrs.name);
+                let ns = Some(attrs.namespace.as_str()).filter(|n| !n.is_empty());
+                authorize(id, &attrs.verb, &subject, ns)
+            }
+        };
+    };
+    let decision = authz.authorize(&id.user, &id.groups, attrs);
+    if decision.allowed {
+        return Ok(());
+    }
+    let suffix = if decision.reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", decision.reason)
+    };
+    Err(match &attrs.path {
+        Some(path) => ApiError::Forbidden {
+            message: format!(
+                "forbidden: User \"{}\" cannot {} path \"{path}\"{suffix}",
+                id.user, attrs.verb
+            ),
+            kind: String::new(),
+            name: String::new(),
+            group: String::new(),
+        },
+        None => {
+            let resource = if attrs.subresource.is_empty() {
+                attrs.resource.clone()
+            } else {
+                format!("{}/{}", attrs.resource, attrs.subresource)
+            };
+            let subject = Subject::new(&attrs.api_group, &resource, &attrs.name);
+            let ns = Some(attrs.namespace.as_str()).filter(|n| !n.is_empty());
+            match ApiError::forbidden(&id.user, &attrs.verb, &subject, ns) {
+                ApiError::Forbidden {
+                    message,
+                    name,
+                    group,
+                    ..
+                } => ApiError::Forbidden {
+                    message: format!("{message}{suffix}"),
+                    kind: attrs.resource.clone(),
+                    name,
+                    group,
+                },
+                other => other,
+            }
+        }
+    })
 }

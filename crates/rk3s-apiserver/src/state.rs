@@ -34,6 +34,8 @@ pub struct ApiState {
     pub token_keys: Option<Arc<crate::serviceaccount::TokenKeys>>,
     /// Audiences tokens must carry to authenticate here (empty: the issuer).
     pub api_audiences: Vec<String>,
+    /// RBAC + Node authorization; `None` allows only `system:masters` (in-process tests).
+    pub authorizer: Option<Arc<crate::rbac::RbacAuthorizer>>,
 }
 
 fn build_surface(registry: Registry) -> Surface {
@@ -53,12 +55,19 @@ impl ApiState {
             service_network: crate::allocator::ServiceNetwork::default(),
             token_keys: None,
             api_audiences: Vec::new(),
+            authorizer: None,
         }
     }
 
     /// Accept and issue service-account tokens signed with these keys.
     pub fn with_token_keys(mut self, keys: crate::serviceaccount::TokenKeys) -> Self {
         self.token_keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// Authorize requests with RBAC and the Node authorizer.
+    pub fn with_authorizer(mut self, authz: Arc<crate::rbac::RbacAuthorizer>) -> Self {
+        self.authorizer = Some(authz);
         self
     }
 

@@ -580,3 +580,64 @@ fn services_get_unique_cluster_ips_and_node_ports_released_on_delete() {
     assert_eq!(r["spec"]["clusterIP"], ip.as_str());
     assert_eq!(r["spec"]["ports"][0]["nodePort"], port);
 }
+
+#[test]
+fn rbac_default_roles_and_bindings_decide_access_for_other_users() {
+    let s = Server::start();
+    // The default policy exists with upstream's names and aggregated rules.
+    let view = s.json(&["get", "clusterrole", "view"]);
+    assert!(
+        view["rules"].as_array().is_some_and(|r| !r.is_empty()),
+        "{view}"
+    );
+    s.ok(&[
+        "get",
+        "clusterrolebinding",
+        "cluster-admin",
+        "system:basic-user",
+        "system:discovery",
+    ]);
+    // An impersonated user (the admin may impersonate) gets what bindings give.
+    let out = s.kubectl(&[
+        "auth", "can-i", "list", "pods", "--as", "bob", "-n", "default",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+    let err = s.fails(&["get", "pods", "--as", "bob", "-n", "default"]);
+    assert!(
+        err.contains("User \"bob\" cannot list resource \"pods\""),
+        "{err}"
+    );
+    s.ok(&[
+        "create",
+        "rolebinding",
+        "bob-edit",
+        "--clusterrole=edit",
+        "--user=bob",
+        "-n",
+        "default",
+    ]);
+    let yes = s.kubectl(&[
+        "auth",
+        "can-i",
+        "create",
+        "deployments",
+        "--as",
+        "bob",
+        "-n",
+        "default",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&yes.stdout).trim(), "yes");
+    let no = s.kubectl(&[
+        "auth",
+        "can-i",
+        "create",
+        "deployments",
+        "--as",
+        "bob",
+        "-n",
+        "kube-system",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&no.stdout).trim(), "no");
+    let secrets = s.kubectl(&["auth", "can-i", "get", "clusterroles", "--as", "bob"]);
+    assert_eq!(String::from_utf8_lossy(&secrets.stdout).trim(), "no");
+}

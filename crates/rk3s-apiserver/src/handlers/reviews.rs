@@ -6,9 +6,10 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Ctx, render};
-use crate::auth;
-use crate::error::{ApiError, ApiResult, Subject};
+use crate::auth::{self, Identity};
+use crate::error::{ApiError, ApiResult};
 use crate::negotiate;
+use crate::rbac::Attributes;
 
 /// Answer a create on a kind without storage, or refuse clearly.
 pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
@@ -30,22 +31,61 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
             });
         }
         ("authorization.k8s.io", "selfsubjectaccessreviews") => {
-            let allowed = match review.pointer("/spec/resourceAttributes") {
-                Some(attrs) => {
-                    let s = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or("");
-                    let subject = Subject::new(s("group"), s("resource"), s("name"));
-                    let ns = Some(s("namespace")).filter(|n| !n.is_empty());
-                    auth::authorize(ctx.identity, s("verb"), &subject, ns).is_ok()
-                }
-                None => {
-                    let path = review
-                        .pointer("/spec/nonResourceAttributes/path")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    auth::authorize_path(ctx.identity, path).is_ok()
-                }
-            };
+            let attrs = review_attributes(&review)?;
+            let allowed = auth::check(ctx.state, ctx.identity, &attrs).is_ok();
             review["status"] = json!({"allowed": allowed});
+        }
+        ("authorization.k8s.io", "subjectaccessreviews" | "localsubjectaccessreviews") => {
+            let spec = review.get("spec").cloned().unwrap_or(Value::Null);
+            let user = spec
+                .get("user")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let groups: Vec<String> = spec
+                .get("groups")
+                .and_then(Value::as_array)
+                .map(|g| {
+                    g.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if user.is_empty() && groups.is_empty() {
+                return Err(ApiError::invalid(
+                    &rt.kind,
+                    &rt.group,
+                    "",
+                    vec![crate::error::Cause {
+                        reason: "FieldValueInvalid",
+                        field: "spec.user".into(),
+                        message:
+                            "Invalid value: \"\": at least one of user or group must be specified"
+                                .into(),
+                    }],
+                ));
+            }
+            let mut attrs = review_attributes(&review)?;
+            if rt.plural == "localsubjectaccessreviews" {
+                attrs.namespace = ctx.target.namespace.clone().unwrap_or_default();
+            }
+            let subject = Identity { user, groups };
+            let allowed = auth::check(ctx.state, &subject, &attrs).is_ok();
+            review["status"] = json!({"allowed": allowed});
+        }
+        ("authorization.k8s.io", "selfsubjectrulesreviews") => {
+            let ns = review
+                .pointer("/spec/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            review["status"] = match &ctx.state.authorizer {
+                Some(authz) => authz
+                    .rules_for(&ctx.identity.user, &ctx.identity.groups, &ns)
+                    .status_json(),
+                None => json!({"resourceRules": [], "nonResourceRules": [], "incomplete": true}),
+            };
         }
         ("authentication.k8s.io", "tokenreviews") => {
             let Some(keys) = &ctx.state.token_keys else {
@@ -113,4 +153,24 @@ pub async fn token_request(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
     )
     .map_err(|e| e.into_api_error(&name))?;
     Ok(render::json(StatusCode::CREATED, &response))
+}
+
+/// The attributes an access review asks about (`spec.resourceAttributes` or
+/// `spec.nonResourceAttributes`).
+fn review_attributes(review: &Value) -> ApiResult<Attributes> {
+    if let Some(a) = review.pointer("/spec/resourceAttributes") {
+        let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("");
+        return Ok(
+            Attributes::resource(s("verb"), s("group"), s("resource"), s("namespace"))
+                .with_name(s("name"))
+                .with_subresource(s("subresource")),
+        );
+    }
+    if let Some(a) = review.pointer("/spec/nonResourceAttributes") {
+        let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("");
+        return Ok(Attributes::non_resource(s("verb"), s("path")));
+    }
+    Err(ApiError::BadRequest(
+        "spec: exactly one of resourceAttributes or nonResourceAttributes must be specified".into(),
+    ))
 }

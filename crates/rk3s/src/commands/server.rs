@@ -88,16 +88,25 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         .unwrap_or(bind);
     let token_keys = rk3s_apiserver::serviceaccount::TokenKeys::load_or_create(&tls_dir)
         .context("preparing the service-account signing key")?;
+    let store: Arc<dyn rk3s_store::Backend> = Arc::new(store);
+    let shutdown = CancellationToken::new();
+    rk3s_apiserver::rbac::ensure_bootstrap_policy(store.as_ref())
+        .await
+        .context("writing the default RBAC policy")?;
+    tokio::spawn(rk3s_apiserver::rbac::run_aggregation(
+        store.clone(),
+        shutdown.clone(),
+    ));
+    let authorizer = rk3s_apiserver::rbac::RbacAuthorizer::start(store.clone(), shutdown.clone())
+        .await
+        .context("starting the RBAC authorizer")?;
     let network = ServiceNetwork::parse(&cfg.service_cidr, cfg.service_node_port_range)
         .context("--service-cidr")?;
     let state = Arc::new(
-        ApiState::new(
-            rk3s_core::Registry::builtin(),
-            Arc::new(store),
-            advertise.to_string(),
-        )
-        .with_service_network(network)
-        .with_token_keys(token_keys),
+        ApiState::new(rk3s_core::Registry::builtin(), store, advertise.to_string())
+            .with_service_network(network)
+            .with_token_keys(token_keys)
+            .with_authorizer(authorizer),
     );
     bootstrap::ensure_system_namespaces(&state)
         .await
@@ -151,7 +160,6 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         info!("the node agent is not part of this version yet: running the control plane only");
     }
 
-    let shutdown = CancellationToken::new();
     let serve = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
     info!(
         elapsed_ms = started.elapsed().as_millis() as u64,

@@ -1,10 +1,11 @@
 """Python-client test: a ServiceAccount token (TokenRequest) authenticates as the service account.
 
 Usage: python3 sa_token_test.py KUBECONFIG
-Until RBAC arrives the service account is refused with 403 for resources; authentication itself
-must succeed (403, not 401), and whoami must name the service account.
+The service account, bound to the `view` ClusterRole in `default`, can list pods and gets 403
+creating one; before the binding it cannot even list them.
 """
 import sys
+import time
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -34,6 +35,48 @@ def main(kubeconfig: str) -> int:
     if "system:serviceaccounts" not in groups or "system:serviceaccounts:default" not in groups:
         print("groups:", groups)
         return 1
+    sa_core = client.CoreV1Api(sa_client)
+    try:
+        sa_core.list_namespaced_pod("default")
+        print("listing pods allowed before any binding")
+        return 1
+    except ApiException as e:
+        if e.status != 403:
+            print("expected 403 before the binding, got", e.status)
+            return 1
+    client.RbacAuthorizationV1Api().create_namespaced_role_binding("default", client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="reader-view"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="view"),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="reader", namespace="default")]))
+    deadline = time.time() + 5
+    while True:
+        try:
+            sa_core.list_namespaced_pod("default")
+            break
+        except ApiException as e:
+            if e.status != 403 or time.time() > deadline:
+                print("listing pods after the binding:", e.status, e.body)
+                return 1
+            time.sleep(0.1)
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="nope"),
+                       spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]))
+    try:
+        sa_core.create_namespaced_pod("default", pod)
+        print("view may not create pods, but it did")
+        return 1
+    except ApiException as e:
+        if e.status != 403 or "cannot create resource" not in e.body:
+            print("creating a pod: expected 403, got", e.status, e.body)
+            return 1
+    # Other namespaces stay closed.
+    try:
+        sa_core.list_namespaced_pod("kube-system")
+        print("the binding leaked into kube-system")
+        return 1
+    except ApiException as e:
+        if e.status != 403:
+            print("kube-system: expected 403, got", e.status)
+            return 1
     # A wrong token is 401.
     bad = client.Configuration()
     bad.host = base.host
