@@ -4,10 +4,14 @@
 pub mod apply;
 pub mod builtin;
 pub mod conversion;
+pub mod crd;
+pub mod defaults;
 pub mod names;
 pub mod patch;
 pub mod printers;
+pub mod quantity;
 pub mod registry;
 pub mod selectors;
+pub mod validation;
 
 pub use registry::{Registry, ResourceType, Subresource, TypedCodec};

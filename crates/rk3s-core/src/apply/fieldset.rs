@@ -128,6 +128,8 @@ impl FieldSet {
         if let Value::Object(map) = value {
             out.read(map, 0);
         }
+        // The object itself is never a tracked field.
+        out.member = false;
         out
     }
 

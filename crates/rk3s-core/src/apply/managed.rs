@@ -9,6 +9,11 @@ use super::fieldset::FieldSet;
 pub(super) const APPLY: &str = "Apply";
 pub(super) const UPDATE: &str = "Update";
 
+/// At most this many `Update` entries are kept; older ones fold into [`ANCIENT_CHANGES`].
+pub(super) const MAX_UPDATERS: usize = 10;
+/// The manager that inherits the fields of the oldest updaters, one entry per API version.
+pub(super) const ANCIENT_CHANGES: &str = "ancient-changes";
+
 /// One `managedFields` entry with its field set decoded.
 #[derive(Debug, Clone)]
 pub(super) struct ManagedEntry {
@@ -96,6 +101,7 @@ pub(super) fn without_managed_fields(object: &Value) -> Value {
 /// time, manager, version) into `object`'s metadata; no entries leave no `managedFields`.
 pub(super) fn store_entries(object: &mut Value, mut entries: Vec<ManagedEntry>) {
     entries.retain(|e| !e.set.is_empty());
+    cap_updaters(&mut entries);
     entries.sort_by(|a, b| {
         a.operation
             .cmp(&b.operation)
@@ -129,4 +135,43 @@ fn seconds(time: Option<&str>) -> i64 {
     time.and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map(|t| t.as_second())
         .unwrap_or(0)
+}
+
+/// Keeps the number of `Update` entries bounded, as upstream does, so an object written by
+/// many short-lived clients does not grow without end: the oldest updater of an API version
+/// becomes that version's `ancient-changes` entry, later ones fold into it.
+fn cap_updaters(entries: &mut Vec<ManagedEntry>) {
+    let is_bucket = |e: &ManagedEntry| e.manager == ANCIENT_CHANGES && e.subresource.is_none();
+    loop {
+        let updaters = entries.iter().filter(|e| e.operation == UPDATE).count();
+        if updaters <= MAX_UPDATERS {
+            return;
+        }
+        let oldest = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.operation == UPDATE && !is_bucket(e))
+            .min_by_key(|(_, e)| seconds(e.time.as_deref()))
+            .map(|(i, _)| i);
+        let Some(oldest) = oldest else {
+            return;
+        };
+        let victim = entries.remove(oldest);
+        let bucket = entries
+            .iter_mut()
+            .find(|e| e.operation == UPDATE && is_bucket(e) && e.api_version == victim.api_version);
+        match bucket {
+            Some(bucket) => {
+                bucket.set = bucket.set.union(&victim.set);
+                if seconds(victim.time.as_deref()) > seconds(bucket.time.as_deref()) {
+                    bucket.time = victim.time;
+                }
+            }
+            None => entries.push(ManagedEntry {
+                manager: ANCIENT_CHANGES.to_string(),
+                subresource: None,
+                ..victim
+            }),
+        }
+    }
 }

@@ -303,7 +303,7 @@ fn describe(entries: &[ManagedEntry], conflicts: &[(usize, FieldSet)]) -> Vec<Co
             })
         })
         .collect();
-    out.sort_by(|a, b| a.owner().cmp(&b.owner()));
+    out.sort_by_key(Conflict::owner);
     out
 }
 

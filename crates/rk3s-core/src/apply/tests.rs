@@ -593,6 +593,49 @@ fn track_update_leaves_untracked_objects_untracked_and_honours_sent_managed_fiel
 }
 
 #[test]
+fn many_updaters_fold_the_oldest_into_ancient_changes() {
+    let mut object = track_update(
+        None,
+        &stored(manifest(2, "nginx:1.25")),
+        "creator",
+        "apps/v1",
+        T1,
+        &DEPLOYMENT,
+    );
+    for i in 0..12 {
+        let mut next = object.clone();
+        next["metadata"]["labels"][format!("l{i}")] = json!("x");
+        let now = format!("2024-05-02T10:{i:02}:00Z");
+        object = track_update(
+            Some(&object),
+            &next,
+            &format!("writer-{i}"),
+            "apps/v1",
+            &now,
+            &DEPLOYMENT,
+        );
+    }
+    let updaters = entries(&object)
+        .iter()
+        .filter(|e| e["operation"] == "Update")
+        .count();
+    assert_eq!(updaters, 10);
+    assert!(entry(&object, "creator").is_none());
+    assert!(entry(&object, "writer-2").is_none());
+    assert!(owns(&object, "ancient-changes", &["f:spec", "f:replicas"]));
+    assert!(owns(
+        &object,
+        "ancient-changes",
+        &["f:metadata", "f:labels", "f:l2"]
+    ));
+    assert!(owns(
+        &object,
+        "writer-11",
+        &["f:metadata", "f:labels", "f:l11"]
+    ));
+}
+
+#[test]
 fn schema_less_kinds_merge_objects_and_replace_lists() {
     let nav = SchemaNav::default();
     let first = json!({"apiVersion": "x/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"a": 1, "list": [1, 2], "keep": true}});
@@ -621,6 +664,8 @@ fn field_sets_read_back_canonically() {
         set.to_fields_v1(),
         json!({"f:spec": {"f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}}}}})
     );
+    // The object itself is never a member: such an entry holds nothing and is dropped.
+    assert!(FieldSet::from_fields_v1(&json!({".": {}})).is_empty());
     let paths = set.paths();
     assert_eq!(
         display_path(&paths[0]),
