@@ -56,6 +56,9 @@ pub enum ApiError {
         group: String,
         causes: Vec<Cause>,
     },
+    /// Server-side apply conflicts: 409 `Conflict` with one cause per field.
+    #[error("{message}")]
+    FieldConflicts { message: String, causes: Vec<Cause> },
     #[error("{0}")]
     Gone(String),
     /// A `continue` token too old to serve; carries a fresh token for the remainder (upstream
@@ -215,7 +218,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::FieldConflicts { .. } => StatusCode::CONFLICT,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Gone(_) | ApiError::ContinueExpired { .. } => StatusCode::GONE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -236,7 +241,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::NotFound { .. } => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::FieldConflicts { .. } => "Conflict",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::Gone(_) | ApiError::ContinueExpired { .. } => "Expired",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
@@ -285,6 +290,9 @@ impl ApiError {
         };
         if let Some(d) = details {
             status["details"] = d;
+        }
+        if let ApiError::FieldConflicts { causes, .. } = self {
+            status["details"] = self::details("", "", "", causes);
         }
         if let ApiError::ContinueExpired { fresh_continue, .. } = self {
             status["metadata"] = json!({"continue": fresh_continue});

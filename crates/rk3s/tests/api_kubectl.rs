@@ -641,3 +641,71 @@ fn rbac_default_roles_and_bindings_decide_access_for_other_users() {
     let secrets = s.kubectl(&["auth", "can-i", "get", "clusterroles", "--as", "bob"]);
     assert_eq!(String::from_utf8_lossy(&secrets.stdout).trim(), "no");
 }
+
+#[test]
+fn server_side_apply_tracks_owners_reports_conflicts_and_forces() {
+    let s = Server::start();
+    let out = s.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("serverside-applied"));
+    let d = s.json(&["get", "deployment", "web", "--show-managed-fields"]);
+    let mf = d["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields");
+    assert!(
+        mf.iter()
+            .any(|m| m["manager"] == "kubectl" && m["operation"] == "Apply"),
+        "{mf:?}"
+    );
+    // Someone else changes replicas; applying another value conflicts, naming them.
+    s.ok(&["scale", "deployment", "web", "--replicas=5"]);
+    let changed = DEPLOYMENT.replacen("replicas: 2", "replicas: 3", 1);
+    let out = s.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(&changed));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("conflict") && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    let out = s.kubectl_stdin(
+        &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+        Some(&changed),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.json(&["get", "deployment", "web"])["spec"]["replicas"], 3);
+    // Dropping a field from the applied configuration removes it.
+    let without_sidecar: String = {
+        let i = changed.find("      - name: sidecar").unwrap();
+        changed[..i].to_string()
+    };
+    let out = s.kubectl_stdin(
+        &["apply", "--server-side", "-f", "-"],
+        Some(&without_sidecar),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let containers =
+        s.json(&["get", "deployment", "web"])["spec"]["template"]["spec"]["containers"].clone();
+    assert_eq!(containers.as_array().unwrap().len(), 1, "{containers}");
+    // kubectl diff uses server-side dry run: a change shows, nothing is stored.
+    let more = without_sidecar.replacen("replicas: 3", "replicas: 7", 1);
+    let out = s.kubectl_stdin(&["diff", "--server-side", "-f", "-"], Some(&more));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replicas: 7"));
+    assert_eq!(s.json(&["get", "deployment", "web"])["spec"]["replicas"], 3);
+}

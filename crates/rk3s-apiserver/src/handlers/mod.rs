@@ -47,6 +47,26 @@ impl Ctx<'_> {
         Subject::new(&self.target.rt.group, &self.target.rt.plural, name)
     }
 
+    /// Who is writing, for managedFields: `fieldManager`, else the client's program name from
+    /// its User-Agent, as upstream derives it.
+    pub fn field_manager(&self) -> String {
+        if let Some(m) = self
+            .query
+            .field_manager
+            .as_deref()
+            .filter(|m| !m.is_empty())
+        {
+            return m.to_string();
+        }
+        self.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(128).collect())
+            .unwrap_or_else(|| "unknown".to_string())
+    }
+
     /// The object's storage key (the request must name one).
     pub fn key(&self, name: &str) -> String {
         self.target.rt.key(self.target.namespace.as_deref(), name)
@@ -528,4 +548,26 @@ pub(crate) fn optional_json(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value
     }
     let format = negotiate::body_format(headers)?;
     negotiate::decode_body(format, body)
+}
+
+/// The schema navigation of the target kind (empty for kinds without a typed schema).
+pub(crate) fn schema_for(ctx: &Ctx<'_>) -> Arc<rk3s_core::patch::SchemaNav> {
+    match ctx.target.rt.codec {
+        Some(codec) => ctx.state.schema_nav(&codec),
+        None => Arc::new(rk3s_core::patch::SchemaNav::default()),
+    }
+}
+
+/// Record the fields this write changed in `metadata.managedFields` (operation Update).
+pub(crate) fn track_fields(ctx: &Ctx<'_>, old: Option<&Value>, new: Value) -> Value {
+    let nav = schema_for(ctx);
+    let now = crate::objects::now_rfc3339();
+    rk3s_core::apply::track_update(
+        old,
+        &new,
+        &ctx.field_manager(),
+        &ctx.target.rt.api_version(),
+        &now,
+        &nav,
+    )
 }

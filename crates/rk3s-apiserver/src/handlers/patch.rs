@@ -55,7 +55,29 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
         let patched = match ptype {
             PatchType::Json => patch::json_patch(current, &patch_doc).map_err(patch_error)?,
             PatchType::Merge => patch::merge_patch(current, &patch_doc),
-            PatchType::StrategicMerge | PatchType::Apply => match rt.codec {
+            PatchType::Apply => {
+                let mut applied = patch_doc.clone();
+                if rt.subresource("status").is_some() && ctx.target.subresource.is_none() {
+                    if let Some(o) = applied.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+                let nav = super::schema_for(ctx);
+                let now = objects::now_rfc3339();
+                let api_version = rt.api_version();
+                let manager = ctx.field_manager();
+                let req = rk3s_core::apply::ApplyRequest {
+                    live: Some(current),
+                    applied: &applied,
+                    manager: &manager,
+                    force: ctx.query.force,
+                    api_version: &api_version,
+                    now: &now,
+                    schema: &nav,
+                };
+                rk3s_core::apply::apply(&req).map_err(apply_error)?
+            }
+            PatchType::StrategicMerge => match rt.codec {
                 Some(codec) => {
                     let nav = ctx.state.schema_nav(&codec);
                     patch::strategic_merge_patch(current, &patch_doc, &nav).map_err(patch_error)?
@@ -79,7 +101,21 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
         Ok(v) => (StatusCode::OK, v),
         // Server-side apply creates what does not exist yet.
         Err(ApiError::NotFound { .. }) if ptype == PatchType::Apply => {
-            let checked = objects::check_kind(&rt, patch_doc.clone(), validation)?;
+            let nav = super::schema_for(ctx);
+            let now = objects::now_rfc3339();
+            let api_version = rt.api_version();
+            let manager = ctx.field_manager();
+            let req = rk3s_core::apply::ApplyRequest {
+                live: None,
+                applied: &patch_doc,
+                manager: &manager,
+                force: ctx.query.force,
+                api_version: &api_version,
+                now: &now,
+                schema: &nav,
+            };
+            let created = rk3s_core::apply::apply(&req).map_err(apply_error)?;
+            let checked = objects::check_kind(&rt, created, validation)?;
             if objects::name(&checked.object) != name {
                 return Err(ApiError::BadRequest(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",
@@ -104,5 +140,23 @@ fn patch_error(e: patch::PatchError) -> ApiError {
         name: String::new(),
         group: String::new(),
         causes: Vec::new(),
+    }
+}
+
+fn apply_error(e: rk3s_core::apply::ApplyError) -> ApiError {
+    match e {
+        rk3s_core::apply::ApplyError::Conflicts(conflicts) => {
+            let message = rk3s_core::apply::ApplyError::Conflicts(conflicts.clone()).to_string();
+            let causes = conflicts
+                .iter()
+                .map(|c| crate::error::Cause {
+                    reason: "FieldManagerConflict",
+                    field: c.field.clone(),
+                    message: format!("conflict with {}", c.owner()),
+                })
+                .collect();
+            ApiError::FieldConflicts { message, causes }
+        }
+        rk3s_core::apply::ApplyError::Invalid(m) => ApiError::BadRequest(m),
     }
 }

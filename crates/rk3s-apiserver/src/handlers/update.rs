@@ -78,6 +78,11 @@ where
         let current = objects::read_as(&ctx.target.rt, &kv)?;
         let proposed = change(&current)?;
         let mut next = merge_server_fields(ctx, &current, proposed)?;
+        let is_apply = crate::negotiate::content_type(ctx.headers).as_deref()
+            == Some("application/apply-patch+yaml");
+        if !is_apply {
+            next = super::track_fields(ctx, Some(&current), next);
+        }
         objects::set_resource_version(&mut next, kv.mod_revision);
         if next == current {
             return Ok(current);
