@@ -126,6 +126,8 @@ pub(crate) fn go_quote(s: &str) -> String {
 pub enum CrdError {
     #[error("crd has no {0}")]
     MissingField(&'static str),
+    #[error("value at {0:?} is not an object")]
+    NotAnObject(String),
     #[error("crd does not define version {0}")]
     UnknownVersion(String),
     #[error("schema at {path} is malformed: {reason}")]

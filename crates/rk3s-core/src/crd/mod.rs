@@ -1,17 +1,20 @@
 //! CustomResourceDefinition support as pure functions: CRD validation and defaulting
 //! ([`validate_crd`], [`default_crd`]), the resource types a CRD serves ([`resource_types`]), and
 //! the per-version structural schema that prunes, defaults and validates custom objects
-//! ([`StructuralSchema`]).
+//! ([`StructuralSchema`]), the scale subresource ([`ScalePaths`]) and name acceptance
+//! ([`accept_names`]).
 
 mod definition;
 mod errors;
 mod formats;
+mod naming;
 mod schema;
 mod serving;
 mod structural;
 
 mod defaults;
 mod prune;
+mod scale;
 mod validate;
 
 #[cfg(test)]
@@ -23,6 +26,8 @@ pub use definition::{
     default_crd, prepare_crd_create, prepare_crd_update, storage_version, validate_crd,
 };
 pub use errors::{CrdError, FieldError};
+pub use naming::accept_names;
+pub use scale::ScalePaths;
 pub use schema::StructuralSchema;
 pub use serving::{compare_versions, resource_types};
 

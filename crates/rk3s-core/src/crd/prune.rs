@@ -22,27 +22,25 @@ pub(crate) fn prune_root(obj: &mut Value, root: &Node, pruned: &mut Vec<String>)
         });
     }
     for (k, v) in map.iter_mut() {
-        if META_FIELDS.contains(&k.as_str()) {
-            continue;
-        }
-        if let Some(s) = field_schema(root, k) {
-            prune_value(v, s, pruned, k);
+        if !META_FIELDS.contains(&k.as_str()) {
+            prune_field(root, k, v, pruned, k);
         }
     }
 }
 
 fn known(s: &Node, key: &str) -> bool {
-    s.properties.contains_key(key)
-        || matches!(s.additional, Additional::Any | Additional::Schema(_))
+    s.properties.contains_key(key) || !matches!(s.additional, Additional::Unset | Additional::Deny)
 }
 
-/// The schema of `key` in a map, if the schema constrains it.
-fn field_schema<'a>(s: &'a Node, key: &str) -> Option<&'a Node> {
+/// Prunes the value of map key `key` under the map's schema `s`.
+fn prune_field(s: &Node, key: &str, v: &mut Value, pruned: &mut Vec<String>, path: &str) {
     match s.properties.get(key) {
-        Some(p) => Some(p),
+        Some(p) => prune_value(v, p, pruned, path),
         None => match &s.additional {
-            Additional::Schema(a) => Some(a),
-            _ => None,
+            Additional::Schema(a) => prune_value(v, a, pruned, path),
+            // `additionalProperties: true` keeps the key but gives its value no fields.
+            Additional::Any => prune_everything(v, pruned, path),
+            Additional::Unset | Additional::Deny => {}
         },
     }
 }
@@ -58,9 +56,15 @@ fn embedded_meta(key: &str, value: &Value) -> bool {
 
 /// Prunes `value` against `s`; `path` is where `value` sits.
 pub(crate) fn prune_value(value: &mut Value, s: &Node, pruned: &mut Vec<String>, path: &str) {
+    prune_node(value, s, s.preserve_unknown, pruned, path);
+}
+
+/// `preserve` keeps unknown keys at this level only; items of a preserving array preserve
+/// too, as upstream's pruning skips them the same way.
+fn prune_node(value: &mut Value, s: &Node, preserve: bool, pruned: &mut Vec<String>, path: &str) {
     match value {
         Value::Object(map) => {
-            if !s.preserve_unknown && !matches!(s.additional, Additional::Any) {
+            if !preserve {
                 map.retain(|k, v| {
                     let keep = (s.embedded && embedded_meta(k, v)) || known(s, k);
                     if !keep {
@@ -73,23 +77,24 @@ pub(crate) fn prune_value(value: &mut Value, s: &Node, pruned: &mut Vec<String>,
                 if s.embedded && embedded_meta(k, v) {
                     continue;
                 }
-                if let Some(fs) = field_schema(s, k) {
-                    prune_value(v, fs, pruned, &child(path, k));
-                }
+                prune_field(s, k, v, pruned, &child(path, k));
             }
         }
-        Value::Array(list) => {
-            if let Some(items) = &s.items {
+        Value::Array(list) => match &s.items {
+            Some(items) => {
                 for (i, v) in list.iter_mut().enumerate() {
-                    prune_value(v, items, pruned, &index(path, i));
+                    let keep = preserve || items.preserve_unknown;
+                    prune_node(v, items, keep, pruned, &index(path, i));
                 }
-            } else if !s.preserve_unknown {
-                // Items of an array without an item schema have no fields to keep.
+            }
+            // Items of an array without an item schema have no fields to keep.
+            None if !preserve => {
                 for (i, v) in list.iter_mut().enumerate() {
                     prune_everything(v, pruned, &index(path, i));
                 }
             }
-        }
+            None => {}
+        },
         _ => {}
     }
 }

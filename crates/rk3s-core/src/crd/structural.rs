@@ -39,6 +39,7 @@ pub(crate) fn check_schema(schema: &Value, path: &str) -> Vec<FieldError> {
         return errs;
     };
     invariants(map, Level::Root, path, &mut errs);
+    junctor_completeness(map, Some(map), path, path, &mut errs);
     errs.sort_by_key(|e| e.to_string());
     // Only a structural schema is compiled: its keyword shapes and defaults are checked next.
     if errs.is_empty() {
@@ -360,6 +361,71 @@ fn nested(v: &Value, skip_any_of: bool, path: &str, errs: &mut Vec<FieldError>) 
         ));
     }
     value_checks(s, path, errs);
+}
+
+/// Every field a junctor of the root mentions must also exist in the structural part (upstream
+/// checks this for the root's junctors only).
+fn junctor_completeness(
+    v: &Map<String, Value>,
+    s: Option<&Map<String, Value>>,
+    s_path: &str,
+    v_path: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    for j in JUNCTORS {
+        if let Some(Value::Array(list)) = v.get(j) {
+            for (i, sub) in list.iter().enumerate() {
+                nested_completeness(sub, s, s_path, &index(&child(v_path, j), i), errs);
+            }
+        }
+    }
+    if let Some(not) = v.get("not") {
+        nested_completeness(not, s, s_path, &child(v_path, "not"), errs);
+    }
+}
+
+fn nested_completeness(
+    v: &Value,
+    s: Option<&Map<String, Value>>,
+    s_path: &str,
+    v_path: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    let Value::Object(v) = v else { return };
+    let Some(s) = s else {
+        errs.push(FieldError::required(
+            s_path,
+            &format!("because it is defined in {v_path}"),
+        ));
+        return;
+    };
+    junctor_completeness(v, Some(s), s_path, v_path, errs);
+    if let Some(items) = v.get("items") {
+        let s_items = s.get("items").and_then(Value::as_object);
+        nested_completeness(
+            items,
+            s_items,
+            &child(s_path, "items"),
+            &child(v_path, "items"),
+            errs,
+        );
+    }
+    if let Some(Value::Object(props)) = v.get("properties") {
+        let s_props = s.get("properties").and_then(Value::as_object);
+        let s_additional = s.get("additionalProperties").is_some_and(Value::is_object);
+        for (k, p) in props {
+            let sp = keyed(s_path, "properties", k);
+            let vp = keyed(v_path, "properties", k);
+            match s_props.and_then(|sp| sp.get(k)).and_then(Value::as_object) {
+                Some(field) => nested_completeness(p, Some(field), &sp, &vp, errs),
+                None if s_additional => {}
+                None => errs.push(FieldError::required(
+                    &sp,
+                    &format!("because it is defined in {vp}"),
+                )),
+            }
+        }
+    }
 }
 
 fn non_empty_str(s: &Map<String, Value>, key: &str) -> bool {

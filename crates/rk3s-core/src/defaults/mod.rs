@@ -10,7 +10,7 @@ mod storage;
 mod workloads;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use serde_json::{Map, Value, json};
 

@@ -38,7 +38,10 @@ pub fn config_key_errors(key: &str) -> Vec<&'static str> {
 }
 
 fn check_keys(map: Option<&Map<String, Value>>, field: &str, errs: &mut Vec<FieldError>) {
-    for key in map.into_iter().flat_map(|m| m.keys()) {
+    // Sorted so the errors come out in a stable order whatever the map's own order.
+    let mut keys: Vec<&String> = map.into_iter().flat_map(|m| m.keys()).collect();
+    keys.sort();
+    for key in keys {
         for msg in config_key_errors(key) {
             errs.push(FieldError::invalid_str(format!("{field}[{key}]"), key, msg));
         }

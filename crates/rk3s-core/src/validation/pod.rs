@@ -324,7 +324,9 @@ pub(super) fn validate_resources(res: Option<&Value>, path: &str, errs: &mut Vec
         let Some(map) = obj_at(res, &[key]) else {
             continue;
         };
-        for (name, value) in map {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, value) in entries {
             let rpath = format!("{path}.{key}[{name}]");
             let qualified = name.contains('/') && is_qualified_name(name).is_empty();
             if !is_standard_container_resource(name) && !qualified {

@@ -305,6 +305,28 @@ fn schemas_must_be_structural() {
 }
 
 #[test]
+fn junctor_fields_must_exist_in_the_structural_part() {
+    let p = "spec.versions[1].schema.openAPIV3Schema";
+    assert_eq!(
+        with_v2_schema(json!({"type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}},
+        "oneOf": [
+            {"properties": {"spec": {"properties": {"a": {"maxLength": 3}}}}},
+            {"properties": {"spec": {"properties": {"b": {"maxLength": 3}}}}},
+            {"properties": {"status": {}}},
+        ]})),
+        vec![
+            format!(
+                "{p}.properties[spec].properties[b]: Required value: because it is defined in {p}.oneOf[1].properties[spec].properties[b]"
+            ),
+            format!(
+                "{p}.properties[status]: Required value: because it is defined in {p}.oneOf[2].properties[status]"
+            ),
+        ]
+    );
+}
+
+#[test]
 fn int_or_string_any_of_shape_is_structural() {
     let errs = with_v2_schema(json!({"type": "object", "properties": {"port": {
         "x-kubernetes-int-or-string": true,

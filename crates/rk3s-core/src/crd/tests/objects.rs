@@ -336,6 +336,25 @@ fn embedded_resources_keep_their_meta_fields() {
 }
 
 #[test]
+fn additional_properties_true_keeps_keys_but_not_their_fields() {
+    let s = schema_of(json!({"m": {"type": "object", "additionalProperties": true}}));
+    let mut obj = json!({"spec": {"m": {"a": 1, "b": {"deep": true}, "c": [{"x": 1}, 2]}}});
+    assert_eq!(s.prune(&mut obj), vec!["spec.m.b.deep", "spec.m.c[0].x"]);
+    assert_eq!(obj["spec"]["m"], json!({"a": 1, "b": {}, "c": [{}, 2]}));
+}
+
+#[test]
+fn arrays_without_item_schema_lose_item_fields_unless_preserved() {
+    let s = schema_of(json!({
+        "l": {"type": "array"},
+        "p": {"type": "array", "x-kubernetes-preserve-unknown-fields": true},
+    }));
+    let mut obj = json!({"spec": {"l": [{"a": 1}, "s"], "p": [{"a": 1}]}});
+    assert_eq!(s.prune(&mut obj), vec!["spec.l[0].a"]);
+    assert_eq!(obj["spec"], json!({"l": [{}, "s"], "p": [{"a": 1}]}));
+}
+
+#[test]
 fn root_preserve_unknown_fields_prunes_nothing() {
     let crd = defaulted_crd();
     let s = StructuralSchema::from_crd_version(&crd, "v1beta1").unwrap();
