@@ -2,9 +2,11 @@
 //! discovery, OpenAPI, and generic handlers for every kind in the registry.
 //! Entry points: [`ApiState::new`], [`bootstrap`], [`server::serve`].
 
+pub mod admission;
 pub mod allocator;
 pub mod auth;
 pub mod bootstrap;
+pub mod crds;
 pub mod discovery;
 pub mod error;
 pub mod handlers;

@@ -105,6 +105,7 @@ where
         subresources: Vec::new(),
         storage_prefix: format!("/registry/{plural}"),
         codec: Some(codec::<T>()),
+        custom: None,
     })
 }
 

@@ -59,6 +59,16 @@ pub struct ResourceType {
     pub storage_prefix: String,
     /// Present for built-in kinds typed by k8s-openapi.
     pub codec: Option<TypedCodec>,
+    /// Present for custom resources: their structural schema, scale paths, printer columns.
+    pub custom: Option<Arc<CustomKind>>,
+}
+
+/// What serving one version of a custom resource needs from its CRD, compiled once.
+#[derive(Debug)]
+pub struct CustomKind {
+    pub schema: crate::crd::StructuralSchema,
+    pub scale: Option<crate::crd::ScalePaths>,
+    pub columns: Vec<crate::printers::CustomColumn>,
 }
 
 impl ResourceType {

@@ -19,7 +19,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
     let raw = negotiate::decode_body(format, body)?;
     let validation = FieldValidation::from_query(ctx.query.field_validation.as_deref());
     let checked = objects::check_kind(&ctx.target.rt, raw, validation)?;
-    let obj = prepare_for_create(ctx, checked.object)?;
+    let mut obj = prepare_for_create(ctx, checked.object)?;
+    crate::admission::admit(&ctx.target.rt, None, None, &mut obj)?;
     let obj = super::track_fields(ctx, None, obj);
     let stored = store_new(ctx, obj).await?;
     let repr = negotiate::representation(ctx.headers)?;

@@ -163,6 +163,10 @@ async fn delete_one(
         if opts.dry_run {
             return Ok((StatusCode::OK, Deleted::Gone(obj)));
         }
+        if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
+            // A CRD takes its objects with it.
+            crate::crds::delete_custom_objects(ctx.state, &obj).await?;
+        }
         let started = std::time::Instant::now();
         let res = ctx.state.store.delete(&key, Some(kv.mod_revision)).await;
         ctx.state.metrics.observe_store("delete", started.elapsed());

@@ -122,7 +122,8 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
                     objects::name(&checked.object)
                 )));
             }
-            let obj = create::prepare_for_create(ctx, checked.object)?;
+            let mut obj = create::prepare_for_create(ctx, checked.object)?;
+            crate::admission::admit(&rt, None, None, &mut obj)?;
             (StatusCode::CREATED, create::store_new(ctx, obj).await?)
         }
         Err(e) => return Err(e),

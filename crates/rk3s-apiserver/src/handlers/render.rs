@@ -67,7 +67,10 @@ pub fn table_row(
     v1beta1: bool,
     now: jiff::Timestamp,
 ) -> Value {
-    let cells = rk3s_core::printers::cells(&rt.group, &rt.plural, obj, now);
+    let cells = match &rt.custom {
+        Some(custom) => rk3s_core::printers::custom_resource_cells(&custom.columns, obj, now),
+        None => rk3s_core::printers::cells(&rt.group, &rt.plural, obj, now),
+    };
     match include {
         Some("None") => json!({"cells": cells}),
         Some("Object") => json!({"cells": cells, "object": obj}),
@@ -96,9 +99,14 @@ pub fn table(
         "rows": rows,
     });
     if with_columns {
-        t["columnDefinitions"] = rk3s_core::printers::to_json_column_definitions(
-            &rk3s_core::printers::columns(&rt.group, &rt.plural),
-        );
+        t["columnDefinitions"] = match &rt.custom {
+            Some(custom) => {
+                rk3s_core::printers::custom_resource_column_definitions(&custom.columns)
+            }
+            None => rk3s_core::printers::to_json_column_definitions(&rk3s_core::printers::columns(
+                &rt.group, &rt.plural,
+            )),
+        };
     } else {
         t["columnDefinitions"] = Value::Null;
     }

@@ -11,7 +11,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::negotiate;
 use crate::objects;
 
-/// The `Scale` view of an object.
+/// The `Scale` view of an object: a custom resource's through its CRD's scale paths.
+fn scale_for(rt: &rk3s_core::ResourceType, obj: &Value) -> Value {
+    match rt.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+        Some(paths) => paths.scale(obj),
+        None => scale_of(obj),
+    }
+}
+
+/// The `Scale` view of a built-in object.
 fn scale_of(obj: &Value) -> Value {
     let meta = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let mut m = serde_json::Map::new();
@@ -110,7 +118,7 @@ pub async fn get(ctx: &Ctx<'_>) -> ApiResult<Response> {
         .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))?;
     Ok(render::json(
         StatusCode::OK,
-        &scale_of(&objects::read_as(&ctx.target.rt, &kv)?),
+        &scale_for(&ctx.target.rt, &objects::read_as(&ctx.target.rt, &kv)?),
     ))
 }
 
@@ -137,7 +145,7 @@ pub async fn write(ctx: &Ctx<'_>, body: &[u8], is_patch: bool) -> ApiResult<Resp
         .and_then(Value::as_str)
         .map(str::to_string);
     let stored = update::write_with_cas(ctx, &name, precondition.as_deref(), |current| {
-        let scale = scale_of(current);
+        let scale = scale_for(&ctx.target.rt, current);
         let new_scale = match ptype {
             None => doc.clone(),
             Some(PatchType::Json) => {
@@ -147,9 +155,17 @@ pub async fn write(ctx: &Ctx<'_>, body: &[u8], is_patch: bool) -> ApiResult<Resp
         };
         let replicas = replicas_from(&new_scale)?;
         let mut next = current.clone();
-        next["spec"]["replicas"] = json!(replicas);
+        match ctx.target.rt.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+            Some(paths) => paths
+                .set_replicas(&mut next, replicas)
+                .map_err(|e| ApiError::BadRequest(format!("setting the replicas failed: {e}")))?,
+            None => next["spec"]["replicas"] = json!(replicas),
+        }
         Ok(next)
     })
     .await?;
-    Ok(render::json(StatusCode::OK, &scale_of(&stored)))
+    Ok(render::json(
+        StatusCode::OK,
+        &scale_for(&ctx.target.rt, &stored),
+    ))
 }

@@ -78,6 +78,12 @@ where
         let current = objects::read_as(&ctx.target.rt, &kv)?;
         let proposed = change(&current)?;
         let mut next = merge_server_fields(ctx, &current, proposed)?;
+        crate::admission::admit(
+            &ctx.target.rt,
+            ctx.target.subresource.as_deref(),
+            Some(&current),
+            &mut next,
+        )?;
         let is_apply = crate::negotiate::content_type(ctx.headers).as_deref()
             == Some("application/apply-patch+yaml");
         if !is_apply {

@@ -54,6 +54,7 @@ fn resource(
         subresources: Vec::new(),
         storage_prefix: format!("/registry/{plural}"),
         codec,
+        custom: None,
     }
 }
 

@@ -98,6 +98,7 @@ pub fn resource_types(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
             subresources,
             storage_prefix: format!("/registry/{group}/{plural}"),
             codec: None,
+            custom: None,
         });
     }
     out.sort_by(|a, b| compare_versions(&a.version, &b.version));

@@ -115,6 +115,10 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     bootstrap::ensure_kubernetes_service(&state, api_ip, cfg.https_listen_port)
         .await
         .context("creating the kubernetes service")?;
+    rk3s_apiserver::crds::sync(&state)
+        .await
+        .context("loading the stored CRDs")?;
+    rk3s_apiserver::crds::spawn_controller(state.clone(), shutdown.clone());
     bootstrap::resume_namespace_termination(&state)
         .await
         .context("resuming namespace termination")?;
