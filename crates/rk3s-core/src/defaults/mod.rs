@@ -6,6 +6,7 @@
 
 mod networking;
 mod pod;
+mod quantities;
 mod storage;
 mod workloads;
 
@@ -44,6 +45,7 @@ pub fn apply(group: &str, plural: &str, obj: &mut Value) {
         ("", "secrets") => set(root, "type", json!("Opaque")),
         ("", "namespaces") => namespace(root),
         ("", "nodes") => node(root),
+        ("", "resourcequotas") => resource_quota(root),
         ("scheduling.k8s.io", "priorityclasses") => {
             set(root, "preemptionPolicy", json!("PreemptLowerPriority"))
         }
@@ -124,8 +126,20 @@ fn namespace(root: &mut Map<String, Value>) {
     }
 }
 
+fn resource_quota(root: &mut Map<String, Value>) {
+    if let Some(spec) = existing(root, "spec") {
+        quantities::resource_map(spec, "hard");
+    }
+    if let Some(status) = existing(root, "status") {
+        quantities::resource_map(status, "hard");
+        quantities::resource_map(status, "used");
+    }
+}
+
 fn node(root: &mut Map<String, Value>) {
     if let Some(status) = existing(root, "status") {
+        quantities::resource_map(status, "capacity");
+        quantities::resource_map(status, "allocatable");
         if let Some(capacity) = status.get("capacity").cloned() {
             if is_empty_or_absent(status, "allocatable") {
                 status.insert("allocatable".to_string(), capacity);

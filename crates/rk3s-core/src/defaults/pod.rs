@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{child, existing, is_empty_or_absent, items, set};
+use super::{child, existing, is_empty_or_absent, items, quantities, set};
 
 /// Whether an empty `restartPolicy` becomes `Always`. Jobs keep it empty so validation can
 /// insist on `OnFailure` or `Never`.
@@ -64,6 +64,11 @@ pub(crate) fn pod_spec(spec: &mut Map<String, Value>, restart: RestartDefault) {
         set_nonempty(spec, "restartPolicy", json!("Always"));
     }
     set(spec, "securityContext", json!({}));
+    quantities::resource_map(spec, "overhead");
+    if let Some(res) = existing(spec, "resources") {
+        quantities::resource_map(res, "limits");
+        quantities::resource_map(res, "requests");
+    }
     set(spec, "terminationGracePeriodSeconds", json!(30));
     set_nonempty(spec, "schedulerName", json!("default-scheduler"));
     mirror_service_account(spec);
@@ -208,6 +213,10 @@ pub(crate) fn container(c: &mut Map<String, Value>) {
     set_nonempty(c, "terminationMessagePath", json!("/dev/termination-log"));
     set_nonempty(c, "terminationMessagePolicy", json!("File"));
     set(c, "resources", json!({}));
+    if let Some(res) = existing(c, "resources") {
+        quantities::resource_map(res, "limits");
+        quantities::resource_map(res, "requests");
+    }
     for p in items(c, "ports") {
         set_nonempty(p, "protocol", json!("TCP"));
     }
@@ -280,5 +289,18 @@ pub(crate) fn volume(v: &mut Map<String, Value>) {
     }
     if let Some(h) = existing(v, "hostPath") {
         set(h, "type", json!(""));
+    }
+    if let Some(limit) = existing(v, "emptyDir").and_then(|e| e.get_mut("sizeLimit")) {
+        quantities::one(limit);
+    }
+    let claim_spec = existing(v, "ephemeral")
+        .and_then(|e| existing(e, "volumeClaimTemplate"))
+        .and_then(|t| existing(t, "spec"));
+    if let Some(spec) = claim_spec {
+        set(spec, "volumeMode", json!("Filesystem"));
+        if let Some(res) = existing(spec, "resources") {
+            quantities::resource_map(res, "requests");
+            quantities::resource_map(res, "limits");
+        }
     }
 }

@@ -2,14 +2,20 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{child, existing, items, set};
+use super::{child, existing, items, quantities, set};
 
 pub(crate) fn pvc(root: &mut Map<String, Value>) {
     if let Some(spec) = child(root, "spec") {
         set(spec, "volumeMode", json!("Filesystem"));
+        if let Some(res) = existing(spec, "resources") {
+            quantities::resource_map(res, "requests");
+            quantities::resource_map(res, "limits");
+        }
     }
     if let Some(status) = child(root, "status") {
         set(status, "phase", json!("Pending"));
+        quantities::resource_map(status, "capacity");
+        quantities::resource_map(status, "allocatedResources");
     }
 }
 
@@ -17,6 +23,7 @@ pub(crate) fn pv(root: &mut Map<String, Value>) {
     if let Some(spec) = child(root, "spec") {
         set(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
         set(spec, "volumeMode", json!("Filesystem"));
+        quantities::resource_map(spec, "capacity");
         if let Some(h) = existing(spec, "hostPath") {
             set(h, "type", json!(""));
         }
@@ -38,6 +45,15 @@ pub(crate) fn limit_range(root: &mut Map<String, Value>) {
         return;
     };
     for item in items(spec, "limits") {
+        for key in [
+            "max",
+            "min",
+            "default",
+            "defaultRequest",
+            "maxLimitRequestRatio",
+        ] {
+            quantities::resource_map(item, key);
+        }
         if item.get("type").and_then(Value::as_str) != Some("Container") {
             continue;
         }

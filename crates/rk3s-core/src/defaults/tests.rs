@@ -425,6 +425,43 @@ fn cluster_scoped_and_config_kinds_get_their_defaults() {
 }
 
 #[test]
+fn quantities_are_stored_in_canonical_form() {
+    let pod = defaulted(
+        "",
+        "pods",
+        json!({"spec": {"containers": [{"name": "a", "image": "a", "resources": {
+            "limits": {"cpu": "1000m", "memory": "1024Mi", "ephemeral-storage": "lots"},
+            "requests": {"cpu": 0.5, "memory": "1.5Gi"}}}],
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "2048Mi"}}]}}),
+    );
+    let res = &pod["spec"]["containers"][0]["resources"];
+    assert_eq!(
+        res["limits"],
+        json!({"cpu": "1", "memory": "1Gi", "ephemeral-storage": "lots"})
+    );
+    assert_eq!(
+        res["requests"],
+        json!({"cpu": "500m", "memory": "1536Mi", "ephemeral-storage": "lots"})
+    );
+    assert_eq!(pod["spec"]["volumes"][0]["emptyDir"]["sizeLimit"], "2Gi");
+    let pvc = defaulted(
+        "",
+        "persistentvolumeclaims",
+        json!({"spec": {"resources": {"requests": {"storage": "1024Mi"}}}}),
+    );
+    assert_eq!(pvc["spec"]["resources"]["requests"]["storage"], "1Gi");
+    let quota = defaulted(
+        "",
+        "resourcequotas",
+        json!({"spec": {"hard": {"pods": 10, "requests.cpu": "4000m"}}}),
+    );
+    assert_eq!(
+        quota["spec"]["hard"],
+        json!({"pods": "10", "requests.cpu": "4"})
+    );
+}
+
+#[test]
 fn wrongly_shaped_objects_are_left_alone() {
     for obj in [json!(null), json!(3), json!("x"), json!([1, 2])] {
         assert_eq!(defaulted("apps", "deployments", obj.clone()), obj);
@@ -454,6 +491,8 @@ const KINDS: &[(&str, &str)] = &[
     ("", "secrets"),
     ("", "persistentvolumeclaims"),
     ("", "persistentvolumes"),
+    ("", "resourcequotas"),
+    ("", "nodes"),
 ];
 
 const VOCAB: &[&str] = &[

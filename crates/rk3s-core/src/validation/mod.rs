@@ -7,7 +7,9 @@
 mod config;
 mod cron;
 mod fmt;
+mod networking;
 mod pod;
+mod policy;
 mod service;
 mod storage;
 mod workloads;
@@ -142,6 +144,20 @@ pub fn validate(group: &str, plural: &str, old: Option<&Value>, new: &Value) -> 
         ("", "secrets") => config::validate_secret(old, new, &mut errs),
         ("", "persistentvolumeclaims") => storage::validate_pvc(old, new, &mut errs),
         ("", "persistentvolumes") => storage::validate_pv(new, &mut errs),
+        ("storage.k8s.io", "storageclasses") => {
+            storage::validate_storage_class(old, new, &mut errs)
+        }
+        ("networking.k8s.io", "ingresses") => networking::validate_ingress(new, &mut errs),
+        ("networking.k8s.io", "networkpolicies") => {
+            networking::validate_network_policy(new, &mut errs)
+        }
+        ("autoscaling", "horizontalpodautoscalers") => policy::validate_hpa(new, &mut errs),
+        ("policy", "poddisruptionbudgets") => policy::validate_pdb(new, &mut errs),
+        ("scheduling.k8s.io", "priorityclasses") => {
+            policy::validate_priority_class(old, new, &mut errs)
+        }
+        ("", "resourcequotas") => policy::validate_resource_quota(new, &mut errs),
+        ("", "limitranges") => policy::validate_limit_range(new, &mut errs),
         _ => {}
     }
     errs

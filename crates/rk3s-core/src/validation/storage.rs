@@ -163,3 +163,42 @@ pub(super) fn validate_pv(new: &Value, errs: &mut Vec<FieldError>) {
         ));
     }
 }
+
+pub(super) fn validate_storage_class(old: Option<&Value>, new: &Value, errs: &mut Vec<FieldError>) {
+    match str_at(new, &["provisioner"]).unwrap_or_default() {
+        "" => errs.push(FieldError::required("provisioner", "")),
+        p => {
+            for msg in crate::names::is_qualified_name(&p.to_lowercase()) {
+                errs.push(FieldError::invalid_str("provisioner", p, &msg));
+            }
+        }
+    }
+    if let Some(p) = str_at(new, &["reclaimPolicy"]) {
+        check_enum(p, &["Delete", "Retain"], "reclaimPolicy", errs);
+    }
+    if let Some(m) = str_at(new, &["volumeBindingMode"]) {
+        check_enum(
+            m,
+            &["Immediate", "WaitForFirstConsumer"],
+            "volumeBindingMode",
+            errs,
+        );
+    }
+    let Some(old) = old else { return };
+    for key in ["parameters", "provisioner", "reclaimPolicy"] {
+        if get(old, &[key]) != get(new, &[key]) {
+            errs.push(FieldError::forbidden(
+                key,
+                &format!("updates to {key} are forbidden."),
+            ));
+        }
+    }
+    if get(old, &["volumeBindingMode"]) != get(new, &["volumeBindingMode"]) {
+        let shown = super::fmt::go_quote(str_at(new, &["volumeBindingMode"]).unwrap_or_default());
+        errs.push(FieldError::invalid(
+            "volumeBindingMode",
+            shown,
+            "field is immutable",
+        ));
+    }
+}

@@ -597,6 +597,177 @@ fn pv_needs_capacity_and_one_source() {
 }
 
 #[test]
+fn ingress_paths_backends_and_hosts_are_checked() {
+    let ok = json!({"spec": {"ingressClassName": "traefik", "rules": [{"host": "*.example.com", "http": {"paths": [
+        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
+    assert_eq!(
+        errors("networking.k8s.io", "ingresses", None, &ok),
+        Vec::<String>::new()
+    );
+    let bad = json!({"spec": {"rules": [{"host": "10.0.0.1", "http": {"paths": [
+        {"path": "api", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+        {"path": "api", "pathType": "Prefix", "backend": {"service": {"name": "Web", "port": {}}}},
+        {"path": "/a//b", "pathType": "Regex", "backend": {}}]}}]}});
+    let p = "spec.rules[0].http.paths";
+    assert_eq!(
+        errors("networking.k8s.io", "ingresses", None, &bad),
+        vec![
+            "spec.rules[0].host: Invalid value: \"10.0.0.1\": must be a DNS name, not an IP address".to_string(),
+            format!("{p}[0].pathType: Required value: pathType must be specified"),
+            format!("{p}[1].path: Invalid value: \"api\": must be an absolute path"),
+            format!("{p}[1].backend.service.name: Invalid value: \"Web\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"),
+            format!("{p}[1].backend.service.port.name: Required value: port name or number is required"),
+            format!("{p}[2].pathType: Unsupported value: \"Regex\": supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\""),
+            format!("{p}[2].backend: Invalid value: networking.IngressBackend{{Service:(*networking.IngressServiceBackend)(nil), Resource:(*core.TypedLocalObjectReference)(nil)}}: resource or service backend is required"),
+        ]
+    );
+    assert_eq!(
+        errors("networking.k8s.io", "ingresses", None, &json!({"spec": {}})),
+        vec![
+            "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"
+        ]
+    );
+}
+
+#[test]
+fn network_policy_peers_ports_and_cidrs_are_checked() {
+    let mut np = json!({"spec": {"podSelector": {"matchLabels": {"app": "db"}},
+        "ingress": [{"from": [{"podSelector": {}}, {}, {"ipBlock": {"cidr": "10.0.0.0/33"}, "namespaceSelector": {}}],
+                     "ports": [{"port": 5432, "endPort": 5000}, {"protocol": "ICMP", "port": "postgres"}]}],
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16", "nope"]}}]}],
+        "policyTypes": ["Ingress", "Sideways"]}});
+    apply("networking.k8s.io", "networkpolicies", &mut np);
+    assert_eq!(
+        errors("networking.k8s.io", "networkpolicies", None, &np),
+        vec![
+            "spec.ingress[0].ports[0].endPort: Invalid value: 5000: must be greater than or equal to `port`",
+            "spec.ingress[0].ports[1].protocol: Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+            "spec.ingress[0].from[1]: Required value: must specify a peer",
+            "spec.ingress[0].from[2]: Forbidden: may not specify both ipBlock and another peer",
+            "spec.ingress[0].from[2].ipBlock.cidr: Invalid value: \"10.0.0.0/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+            "spec.egress[0].to[0].ipBlock.except[1]: Invalid value: \"nope\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+            "spec.policyTypes[1]: Unsupported value: \"Sideways\": supported values: \"Ingress\", \"Egress\"",
+        ]
+    );
+}
+
+#[test]
+fn hpa_and_pdb_bounds_are_checked() {
+    let mut hpa = json!({"apiVersion": "autoscaling/v2", "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "minReplicas": 5, "maxReplicas": 3}});
+    apply("autoscaling", "horizontalpodautoscalers", &mut hpa);
+    assert_eq!(
+        errors("autoscaling", "horizontalpodautoscalers", None, &hpa),
+        vec!["spec.maxReplicas: Invalid value: 3: must be greater than or equal to `minReplicas`"]
+    );
+    let hpa = json!({"spec": {"scaleTargetRef": {}, "minReplicas": 0, "maxReplicas": 0}});
+    assert_eq!(
+        errors("autoscaling", "horizontalpodautoscalers", None, &hpa),
+        vec![
+            "spec.scaleTargetRef.kind: Required value",
+            "spec.scaleTargetRef.name: Required value",
+            "spec.minReplicas: Invalid value: 0: must be greater than or equal to 1",
+            "spec.maxReplicas: Invalid value: 0: must be greater than 0",
+        ]
+    );
+    let pdb = json!({"spec": {"minAvailable": "120%", "maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}});
+    assert_eq!(
+        errors("policy", "poddisruptionbudgets", None, &pdb),
+        vec![
+            "spec: Invalid value: policy.PodDisruptionBudgetSpec{MinAvailable:intstr.IntOrString{Type:1, IntVal:0, StrVal:\"120%\"}, MaxUnavailable:intstr.IntOrString{Type:0, IntVal:1, StrVal:\"\"}}: minAvailable and maxUnavailable cannot be both set",
+            "spec.minAvailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:\"120%\"}: must not be greater than 100%",
+        ]
+    );
+}
+
+#[test]
+fn priority_classes_reserve_system_names_and_freeze_their_value() {
+    let pc = |name: &str, value: i64| json!({"metadata": {"name": name}, "value": value});
+    assert!(
+        validate(
+            "scheduling.k8s.io",
+            "priorityclasses",
+            None,
+            &pc("high", 1000)
+        )
+        .is_empty()
+    );
+    assert!(
+        validate(
+            "scheduling.k8s.io",
+            "priorityclasses",
+            None,
+            &pc("system-node-critical", 2_000_001_000)
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        errors(
+            "scheduling.k8s.io",
+            "priorityclasses",
+            None,
+            &pc("system-mine", 1)
+        ),
+        vec!["metadata.name: Forbidden: priority class names with 'system-' prefix are reserved"]
+    );
+    assert_eq!(
+        errors(
+            "scheduling.k8s.io",
+            "priorityclasses",
+            None,
+            &pc("huge", 2_000_000_000)
+        ),
+        vec!["value: Forbidden: maximum allowed value of a user defined priority is 1000000000"]
+    );
+    assert_eq!(
+        errors(
+            "scheduling.k8s.io",
+            "priorityclasses",
+            Some(&pc("high", 1000)),
+            &pc("high", 2000)
+        ),
+        vec!["value: Forbidden: may not be changed in an update."]
+    );
+}
+
+#[test]
+fn storage_classes_quotas_and_limit_ranges_are_checked() {
+    let mut sc = json!({"provisioner": "rancher.io/local-path"});
+    apply("storage.k8s.io", "storageclasses", &mut sc);
+    assert!(validate("storage.k8s.io", "storageclasses", None, &sc).is_empty());
+    let mut changed = sc.clone();
+    changed["provisioner"] = json!("other.io/x");
+    changed["volumeBindingMode"] = json!("WaitForFirstConsumer");
+    assert_eq!(
+        errors("storage.k8s.io", "storageclasses", Some(&sc), &changed),
+        vec![
+            "provisioner: Forbidden: updates to provisioner are forbidden.",
+            "volumeBindingMode: Invalid value: \"WaitForFirstConsumer\": field is immutable",
+        ]
+    );
+    assert_eq!(
+        errors("storage.k8s.io", "storageclasses", None, &json!({})),
+        vec!["provisioner: Required value"]
+    );
+    let quota =
+        json!({"spec": {"hard": {"pods": "10", "requests.cpu": "-1", "requests.memory": "1 Gi"}}});
+    assert_eq!(
+        errors("", "resourcequotas", None, &quota),
+        vec![
+            "spec.hard[requests.cpu]: Invalid value: \"-1\": must be greater than or equal to 0",
+            "spec.hard[requests.memory]: Invalid value: \"1 Gi\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+        ]
+    );
+    let lr = json!({"spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}, "min": {"cpu": "2"}, "defaultRequest": {"cpu": "500m"}}]}});
+    assert_eq!(
+        errors("", "limitranges", None, &lr),
+        vec![
+            "spec.limits[0].min[cpu]: Invalid value: \"2\": min value 2 is greater than max value 1",
+            "spec.limits[0].defaultRequest[cpu]: Invalid value: \"500m\": min value 2 is greater than default request value 500m",
+        ]
+    );
+}
+
+#[test]
 fn kinds_without_rules_have_no_errors() {
     assert!(
         validate(
@@ -625,6 +796,14 @@ const KINDS: &[(&str, &str)] = &[
     ("", "secrets"),
     ("", "persistentvolumeclaims"),
     ("", "persistentvolumes"),
+    ("networking.k8s.io", "ingresses"),
+    ("networking.k8s.io", "networkpolicies"),
+    ("autoscaling", "horizontalpodautoscalers"),
+    ("policy", "poddisruptionbudgets"),
+    ("scheduling.k8s.io", "priorityclasses"),
+    ("storage.k8s.io", "storageclasses"),
+    ("", "resourcequotas"),
+    ("", "limitranges"),
 ];
 
 proptest! {
