@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod crds;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod handlers;
 pub mod metrics;
 pub mod negotiate;

@@ -25,7 +25,12 @@ pub fn set_resource_version(obj: &mut Value, rev: i64) {
 
 /// Read a stored row as the served form of `rt` (versions sharing storage are converted).
 pub fn read_as(rt: &ResourceType, kv: &KeyValue) -> ApiResult<Value> {
-    let obj = from_kv(kv)?;
+    let mut obj = from_kv(kv)?;
+    if rt.custom.is_some() {
+        // Custom resources convert between versions with the None strategy: apiVersion only.
+        rk3s_core::crd::convert_none(&mut obj, &rt.group, &rt.version);
+        return Ok(obj);
+    }
     Ok(rk3s_core::conversion::from_storage(
         &rt.group,
         &rt.version,

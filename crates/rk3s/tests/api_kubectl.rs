@@ -709,3 +709,49 @@ fn server_side_apply_tracks_owners_reports_conflicts_and_forces() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("replicas: 7"));
     assert_eq!(s.json(&["get", "deployment", "web"])["spec"]["replicas"], 3);
 }
+
+#[test]
+fn pods_bind_once_and_evictions_respect_disruption_budgets() {
+    let s = Server::start();
+    s.ok(&["run", "p1", "--image=busybox", "--labels=app=guarded"]);
+    let bind = r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p1"},"target":{"apiVersion":"v1","kind":"Node","name":"node-a"}}"#;
+    let path = "/api/v1/namespaces/default/pods/p1/binding";
+    let f = s.dir.path().join("binding.json");
+    std::fs::write(&f, bind).unwrap();
+    s.ok(&["create", "--raw", path, "-f", f.to_str().unwrap()]);
+    assert_eq!(s.json(&["get", "pod", "p1"])["spec"]["nodeName"], "node-a");
+    let err = s.fails(&["create", "--raw", path, "-f", f.to_str().unwrap()]);
+    assert!(err.contains("already assigned"), "{err}");
+    // Mark it running, guard it with a budget that allows nothing: eviction is refused (429).
+    s.ok(&[
+        "patch",
+        "pod",
+        "p1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Running"}}"#,
+    ]);
+    s.apply("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: guard\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels: {app: guarded}\n");
+    let ev = s.dir.path().join("eviction.json");
+    std::fs::write(&ev, r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"p1","namespace":"default"}}"#).unwrap();
+    let err = s.fails(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/pods/p1/eviction",
+        "-f",
+        ev.to_str().unwrap(),
+    ]);
+    assert!(err.contains("disruption budget"), "{err}");
+    s.ok(&["get", "pod", "p1"]);
+    // With an allowance the eviction deletes the pod.
+    s.ok(&["patch", "pdb", "guard", "--subresource=status", "--type=merge", "-p", r#"{"status":{"disruptionsAllowed":1,"currentHealthy":1,"desiredHealthy":1,"expectedPods":1}}"#]);
+    s.ok(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/pods/p1/eviction",
+        "-f",
+        ev.to_str().unwrap(),
+    ]);
+    s.fails(&["get", "pod", "p1"]);
+}

@@ -7,6 +7,7 @@ mod filter;
 mod get;
 mod list;
 mod patch;
+mod pods;
 pub(crate) mod render;
 mod reviews;
 mod scale;
@@ -207,7 +208,10 @@ async fn serve(
         if rt.subresource(sub).is_none() {
             return Err(not_found_path());
         }
-        if sub != "status" && sub != "scale" && sub != "token" {
+        if !matches!(
+            sub.as_str(),
+            "status" | "scale" | "token" | "binding" | "eviction"
+        ) {
             return Err(ApiError::MethodNotAllowed(format!(
                 "the subresource {sub:?} of {} is not served yet",
                 rt.plural
@@ -237,6 +241,35 @@ async fn serve(
                 "{verb} is not allowed on serviceaccounts/token"
             ))),
         };
+    }
+    if ctx.target.rt.group.is_empty() && ctx.target.rt.plural == "pods" {
+        match (ctx.target.subresource.as_deref(), verb) {
+            (Some("binding"), "create") => {
+                let name = ctx.target.name.clone().unwrap_or_default();
+                return pods::bind(&ctx, &name, &read_body(body).await?).await;
+            }
+            (Some("eviction"), "create") => {
+                return pods::evict(&ctx, &read_body(body).await?).await;
+            }
+            (Some("binding" | "eviction"), _) => {
+                return Err(ApiError::MethodNotAllowed(format!(
+                    "{verb} is not allowed on this subresource"
+                )));
+            }
+            _ => {}
+        }
+    }
+    // The legacy `bindings` resource: POST …/namespaces/{ns}/bindings with the pod's name.
+    if ctx.target.rt.group.is_empty() && ctx.target.rt.plural == "bindings" && verb == "create" {
+        let bytes = read_body(body).await?;
+        let format = negotiate::body_format(ctx.headers)?;
+        let binding = negotiate::decode_body(format, &bytes)?;
+        let name = binding
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        return pods::bind(&ctx, &name, &bytes).await;
     }
     // Kinds without storage (reviews, bindings, component statuses) are answered, not stored.
     if ctx.target.rt.storage_prefix.is_empty() {

@@ -73,6 +73,9 @@ pub struct ServerArgs {
     /// Port range for NodePort services.
     #[arg(long, default_value = "30000-32767")]
     pub service_node_port_range: String,
+    /// How long events are kept after they were last seen (e.g. 1h, 30m, 90s).
+    #[arg(long, default_value = "1h")]
+    pub event_ttl: String,
     /// Turn on debug logging.
     #[arg(long)]
     pub debug: bool,
@@ -96,6 +99,7 @@ pub struct ServerConfig {
     pub cluster_dns: IpAddr,
     pub cluster_domain: String,
     pub service_node_port_range: (u16, u16),
+    pub event_ttl: std::time::Duration,
     pub debug: bool,
 }
 
@@ -280,7 +284,53 @@ impl ServerConfig {
             cluster_dns,
             cluster_domain: a.cluster_domain,
             service_node_port_range: range,
+            event_ttl: parse_duration(&a.event_ttl).ok_or_else(|| {
+                invalid(
+                    "event-ttl",
+                    &a.event_ttl,
+                    "expected a duration such as 1h, 30m or 90s",
+                )
+            })?,
             debug: a.debug,
         })
+    }
+}
+
+/// A duration in Go's simple forms: `90s`, `30m`, `1h`, `1h30m`.
+fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut seen = false;
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        seen = true;
+    }
+    (seen && num.is_empty() && total > 0).then(|| std::time::Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse_like_go_and_garbage_does_not() {
+        assert_eq!(parse_duration("1h").map(|d| d.as_secs()), Some(3600));
+        assert_eq!(parse_duration("1h30m").map(|d| d.as_secs()), Some(5400));
+        assert_eq!(parse_duration("90s").map(|d| d.as_secs()), Some(90));
+        for bad in ["", "h", "10", "5x", "0s", "-1h", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_none(), "{bad}");
+        }
     }
 }

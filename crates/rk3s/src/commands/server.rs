@@ -119,6 +119,12 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         .await
         .context("loading the stored CRDs")?;
     rk3s_apiserver::crds::spawn_controller(state.clone(), shutdown.clone());
+    rk3s_apiserver::events::spawn_expiry(
+        state.clone(),
+        cfg.event_ttl,
+        std::time::Duration::from_secs(60),
+        shutdown.clone(),
+    );
     bootstrap::resume_namespace_termination(&state)
         .await
         .context("resuming namespace termination")?;
