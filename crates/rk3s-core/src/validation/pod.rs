@@ -47,9 +47,11 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldEr
     }
     let mut names = HashSet::new();
     let host_network = bool_at(spec, &["hostNetwork"]);
+    // Regular containers first: a clashing init container name is reported on the init side.
+    let mut host_ports = HashSet::new();
     for (list, key) in [
-        (arr_at(spec, &["initContainers"]), "initContainers"),
         (containers, "containers"),
+        (arr_at(spec, &["initContainers"]), "initContainers"),
         (
             arr_at(spec, &["ephemeralContainers"]),
             "ephemeralContainers",
@@ -64,6 +66,30 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldEr
                     format!("{cpath}.name"),
                     go_quote(name),
                 ));
+            }
+            match (key, str_at(c, &["restartPolicy"])) {
+                (_, None) => {}
+                ("initContainers", Some(rp)) => {
+                    check_enum(rp, &["Always"], &format!("{cpath}.restartPolicy"), errs)
+                }
+                (_, Some(_)) => errs.push(FieldError::forbidden(
+                    format!("{cpath}.restartPolicy"),
+                    "may not be set for non-init containers",
+                )),
+            }
+            for (j, p) in arr_at(c, &["ports"]).iter().enumerate() {
+                let host_port = i64_at(p, &["hostPort"]).unwrap_or(0);
+                if host_port == 0 || key == "ephemeralContainers" {
+                    continue;
+                }
+                let proto = str_at(p, &["protocol"]).unwrap_or("TCP");
+                let used = format!("{host_port}/{proto}");
+                if !host_ports.insert(used.clone()) {
+                    errs.push(FieldError::duplicate(
+                        format!("{cpath}.ports[{j}].hostPort"),
+                        go_quote(&used),
+                    ));
+                }
             }
         }
     }

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::FieldError;
-use super::fmt::{go_quote, go_string_slice};
+use super::fmt::{go_intstr, go_quote, go_string_slice};
 use super::json::{arr_at, get, i64_at, str_at};
-use super::pod::{PROTOCOLS, check_enum, port_num_error, validate_port_ref};
+use super::pod::{PROTOCOLS, check_enum, port_name_errors, port_num_error};
 use crate::names::{is_dns1123_label, is_dns1123_subdomain};
 
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
@@ -24,6 +24,12 @@ pub(super) fn validate_service(old: Option<&Value>, new: &Value, errs: &mut Vec<
         errs.push(FieldError::required("spec.ports", ""));
     }
     if ty == "ExternalName" {
+        if !arr_at(spec, &["clusterIPs"]).is_empty() || !cluster_ip.is_empty() {
+            errs.push(FieldError::forbidden(
+                "spec.clusterIPs",
+                "may not be set for ExternalName services",
+            ));
+        }
         match str_at(spec, &["externalName"]).unwrap_or_default() {
             "" => errs.push(FieldError::required("spec.externalName", "")),
             name => {
@@ -60,7 +66,20 @@ pub(super) fn validate_service(old: Option<&Value>, new: &Value, errs: &mut Vec<
         let proto = str_at(p, &["protocol"]).unwrap_or("TCP");
         check_enum(proto, PROTOCOLS, &format!("{ppath}.protocol"), errs);
         if let Some(tp) = get(p, &["targetPort"]) {
-            validate_port_ref(tp, &format!("{ppath}.targetPort"), errs);
+            // Upstream prints the whole IntOrString here, unlike elsewhere.
+            let tpath = format!("{ppath}.targetPort");
+            match tp {
+                Value::String(name) => {
+                    for msg in port_name_errors(name) {
+                        errs.push(FieldError::invalid(&tpath, go_intstr(tp), msg));
+                    }
+                }
+                other => {
+                    if let Some(msg) = port_num_error(other.as_i64().unwrap_or(0)) {
+                        errs.push(FieldError::invalid(&tpath, go_intstr(tp), msg));
+                    }
+                }
+            }
         }
         if let Some(np) = i64_at(p, &["nodePort"]).filter(|n| *n != 0) {
             if ty == "ClusterIP" || ty == "ExternalName" {

@@ -64,19 +64,38 @@ fn positive_storage(value: &Value, path: &str, errs: &mut Vec<FieldError>) -> Op
     }
 }
 
-pub(super) fn validate_pvc(old: Option<&Value>, new: &Value, errs: &mut Vec<FieldError>) {
-    let spec = get(new, &["spec"]).unwrap_or(&Value::Null);
-    access_modes(spec, "spec", errs);
-    let new_size = match get(spec, &["resources", "requests", "storage"]) {
+/// A claim's spec at `path` (a PVC's `spec`, or a StatefulSet's claim template spec); returns
+/// the requested size when it is valid.
+pub(super) fn validate_claim_spec(
+    spec: &Value,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) -> Option<Quantity> {
+    access_modes(spec, path, errs);
+    let size = match get(spec, &["resources", "requests", "storage"]) {
         None => {
-            errs.push(FieldError::required("spec.resources[storage]", ""));
+            errs.push(FieldError::required(
+                format!("{path}.resources[storage]"),
+                "",
+            ));
             None
         }
-        Some(v) => positive_storage(v, "spec.resources[storage]", errs),
+        Some(v) => positive_storage(v, &format!("{path}.resources[storage]"), errs),
     };
     if let Some(m) = str_at(spec, &["volumeMode"]) {
-        check_enum(m, &["Block", "Filesystem"], "spec.volumeMode", errs);
+        check_enum(
+            m,
+            &["Block", "Filesystem"],
+            &format!("{path}.volumeMode"),
+            errs,
+        );
     }
+    size
+}
+
+pub(super) fn validate_pvc(old: Option<&Value>, new: &Value, errs: &mut Vec<FieldError>) {
+    let spec = get(new, &["spec"]).unwrap_or(&Value::Null);
+    let new_size = validate_claim_spec(spec, "spec", errs);
     let Some(old) = old else { return };
     let frozen = |o: &Value, keep_volume_name: bool| -> Value {
         let mut s = get(o, &["spec"]).cloned().unwrap_or(Value::Null);

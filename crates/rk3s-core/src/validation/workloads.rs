@@ -8,6 +8,7 @@ use super::cron::validate_schedule;
 use super::fmt::{go_intstr, go_label_selector, go_quote, go_string_map};
 use super::json::{arr_at, bool_at, get, i64_at, obj_at, str_at};
 use super::pod::{NON_NEGATIVE_MSG, check_enum, validate_template};
+use super::storage::validate_claim_spec;
 use crate::selectors::LabelSelector;
 
 const SELECTOR_MISMATCH: &str = "`selector` does not match template `labels`";
@@ -20,10 +21,12 @@ fn non_negative(obj: &Value, path: &[&str], field: &str, errs: &mut Vec<FieldErr
 }
 
 /// A structured selector that must be present, non-empty, valid and match the template.
+/// `kind` is the lower-case word upstream uses in the empty-selector message; `controller` the
+/// kind named in the `activeDeadlineSeconds` message (upstream names ReplicaSet for Deployments).
 fn validate_selector_and_template(
     spec: &Value,
     kind: &str,
-    required_restart: Option<&[&str]>,
+    controller: Option<&str>,
     errs: &mut Vec<FieldError>,
 ) {
     let tmpl = get(spec, &["template"]);
@@ -56,17 +59,27 @@ fn validate_selector_and_template(
         None => errs.push(FieldError::required("spec.template", "")),
         Some(t) => {
             validate_template(t, "spec.template", errs);
-            if let Some(allowed) = required_restart {
-                let rp = str_at(t, &["spec", "restartPolicy"]).unwrap_or("Always");
-                if !allowed.contains(&rp) {
-                    errs.push(FieldError::not_supported(
-                        "spec.template.spec.restartPolicy",
-                        rp,
-                        allowed,
-                    ));
-                }
-            }
+            always_restart_template(t, controller, errs);
         }
+    }
+}
+
+/// Controllers that keep pods running need `restartPolicy: Always` and no active deadline.
+fn always_restart_template(t: &Value, controller: Option<&str>, errs: &mut Vec<FieldError>) {
+    let rp = str_at(t, &["spec", "restartPolicy"]).unwrap_or("Always");
+    if rp != "Always" {
+        errs.push(FieldError::not_supported(
+            "spec.template.spec.restartPolicy",
+            rp,
+            &["Always"],
+        ));
+    }
+    if let (Some(kind), Some(ads)) = (controller, i64_at(t, &["spec", "activeDeadlineSeconds"])) {
+        errs.push(FieldError::invalid(
+            "spec.template.spec.activeDeadlineSeconds",
+            ads,
+            &format!("activeDeadlineSeconds in {kind} is not Supported"),
+        ));
     }
 }
 
@@ -144,7 +157,7 @@ fn validate_rolling_update(ru: &Value, path: &str, errs: &mut Vec<FieldError>) {
 pub(super) fn validate_deployment(old: Option<&Value>, new: &Value, errs: &mut Vec<FieldError>) {
     let spec = get(new, &["spec"]).unwrap_or(&Value::Null);
     non_negative(spec, &["replicas"], "spec.replicas", errs);
-    validate_selector_and_template(spec, "deployment", Some(&["Always"]), errs);
+    validate_selector_and_template(spec, "deployment", Some("ReplicaSet"), errs);
     if let Some(t) = str_at(spec, &["strategy", "type"]) {
         check_enum(
             t,
@@ -192,13 +205,13 @@ pub(super) fn validate_replicaset(old: Option<&Value>, new: &Value, errs: &mut V
     let spec = get(new, &["spec"]).unwrap_or(&Value::Null);
     non_negative(spec, &["replicas"], "spec.replicas", errs);
     non_negative(spec, &["minReadySeconds"], "spec.minReadySeconds", errs);
-    validate_selector_and_template(spec, "replicaset", Some(&["Always"]), errs);
+    validate_selector_and_template(spec, "replicaset", Some("ReplicaSet"), errs);
     selector_immutable(old, new, errs);
 }
 
 pub(super) fn validate_daemonset(old: Option<&Value>, new: &Value, errs: &mut Vec<FieldError>) {
     let spec = get(new, &["spec"]).unwrap_or(&Value::Null);
-    validate_selector_and_template(spec, "daemonset", Some(&["Always"]), errs);
+    validate_selector_and_template(spec, "daemonset", None, errs);
     non_negative(
         spec,
         &["revisionHistoryLimit"],
@@ -230,7 +243,7 @@ pub(super) fn validate_statefulset(old: Option<&Value>, new: &Value, errs: &mut 
         "spec.revisionHistoryLimit",
         errs,
     );
-    validate_selector_and_template(spec, "statefulset", Some(&["Always"]), errs);
+    validate_selector_and_template(spec, "statefulset", Some("StatefulSet"), errs);
     if let Some(p) = str_at(spec, &["podManagementPolicy"]) {
         check_enum(
             p,
@@ -252,6 +265,10 @@ pub(super) fn validate_statefulset(old: Option<&Value>, new: &Value, errs: &mut 
             "spec.updateStrategy.rollingUpdate.partition",
             errs,
         );
+    }
+    for (i, claim) in arr_at(spec, &["volumeClaimTemplates"]).iter().enumerate() {
+        let cspec = get(claim, &["spec"]).unwrap_or(&Value::Null);
+        validate_claim_spec(cspec, &format!("spec.volumeClaimTemplates[{i}].spec"), errs);
     }
     for key in ["whenDeleted", "whenScaled"] {
         if let Some(p) = str_at(spec, &["persistentVolumeClaimRetentionPolicy", key]) {
@@ -313,14 +330,7 @@ pub(super) fn validate_rc(new: &Value, errs: &mut Vec<FieldError>) {
         None => errs.push(FieldError::required("spec.template", "")),
         Some(t) => {
             validate_template(t, "spec.template", errs);
-            let rp = str_at(t, &["spec", "restartPolicy"]).unwrap_or("Always");
-            if rp != "Always" {
-                errs.push(FieldError::not_supported(
-                    "spec.template.spec.restartPolicy",
-                    rp,
-                    &["Always"],
-                ));
-            }
+            always_restart_template(t, Some("ReplicationController"), errs);
         }
     }
 }
