@@ -1,6 +1,7 @@
-//! Per-kind admission on every create and update, after the generic checks: CRD objects
-//! (defaulting, validation, stored versions) and custom resources (pruning, schema defaults
-//! and validation). Entry point: [`admit`].
+//! Per-kind admission on every create and update, after the generic checks: built-in kinds
+//! (upstream defaulting and validation), CRD objects (defaulting, validation, stored
+//! versions) and custom resources (pruning, schema defaults and validation).
+//! Entry point: [`admit`].
 
 use rk3s_core::ResourceType;
 use serde_json::Value;
@@ -44,6 +45,32 @@ pub fn admit(
         }
         return Ok(());
     }
+    if rt.codec.is_some() {
+        if rt.group.is_empty() && rt.plural == "services" {
+            if let Some(o) = old {
+                keep_allocated_values(o, obj);
+            }
+        }
+        rk3s_core::defaults::apply(&rt.group, &rt.plural, obj);
+        let errors = rk3s_core::validation::validate(&rt.group, &rt.plural, old, obj);
+        if !errors.is_empty() {
+            let causes = errors
+                .into_iter()
+                .map(|e| Cause {
+                    reason: e.reason,
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect();
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                objects::name(obj),
+                causes,
+            ));
+        }
+        return Ok(());
+    }
     if let Some(custom) = &rt.custom {
         // The served version's schema decides what is kept, defaulted and valid.
         custom.schema.prune(obj);
@@ -54,4 +81,45 @@ pub fn admit(
         }
     }
     Ok(())
+}
+
+/// An update that leaves out a service's cluster IP or a port's node port keeps the allocated
+/// ones, as upstream does (so `kubectl replace` of a trimmed manifest is not a change).
+fn keep_allocated_values(old: &Value, new: &mut Value) {
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let unset = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
+    if unset(spec.get("clusterIP")) {
+        if let Some(ip) = old
+            .pointer("/spec/clusterIP")
+            .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        {
+            spec.insert("clusterIP".into(), ip.clone());
+            if let Some(ips) = old.pointer("/spec/clusterIPs") {
+                spec.insert("clusterIPs".into(), ips.clone());
+            }
+        }
+    }
+    let old_ports = old
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+        for p in ports.iter_mut() {
+            if p.get("nodePort").is_some() {
+                continue;
+            }
+            let same = old_ports.iter().find(|o| {
+                o.get("port") == p.get("port")
+                    && o.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                        == p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+            });
+            if let (Some(np), Some(obj)) = (same.and_then(|o| o.get("nodePort")), p.as_object_mut())
+            {
+                obj.insert("nodePort".into(), np.clone());
+            }
+        }
+    }
 }

@@ -755,3 +755,53 @@ fn pods_bind_once_and_evictions_respect_disruption_budgets() {
     ]);
     s.fails(&["get", "pod", "p1"]);
 }
+
+#[test]
+fn built_in_kinds_are_defaulted_and_validated_like_upstream() {
+    let s = Server::start();
+    s.ok(&["create", "deployment", "d", "--image=nginx:1.27"]);
+    let d = s.json(&["get", "deployment", "d"]);
+    assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+    assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Always");
+    assert_eq!(pod["dnsPolicy"], "ClusterFirst");
+    assert_eq!(pod["schedulerName"], "default-scheduler");
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    assert_eq!(pod["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(
+        pod["containers"][0]["terminationMessagePath"],
+        "/dev/termination-log"
+    );
+    s.ok(&["create", "service", "clusterip", "svc", "--tcp=80:8080"]);
+    let svc = s.json(&["get", "service", "svc"]);
+    assert_eq!(svc["spec"]["sessionAffinity"], "None");
+    assert_eq!(svc["spec"]["ipFamilies"][0], "IPv4");
+
+    // Invalid values are 422 naming the field.
+    let bad_port = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bp\nspec:\n  containers:\n  - name: c\n    image: busybox\n    ports:\n    - containerPort: 70000\n";
+    let out = s.kubectl_stdin(&["create", "-f", "-"], Some(bad_port));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("spec.containers[0].ports[0].containerPort"),
+        "{err}"
+    );
+    // Selectors of deployments are immutable.
+    let err = s.fails(&["patch", "deployment", "d", "--type=merge", "-p", r#"{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}"#]);
+    assert!(
+        err.contains("spec.selector") && err.contains("field is immutable"),
+        "{err}"
+    );
+    // A service's clusterIP cannot change.
+    let err = s.fails(&[
+        "patch",
+        "service",
+        "svc",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"clusterIP":"10.43.99.99"}}"#,
+    ]);
+    assert!(err.contains("spec.clusterIP"), "{err}");
+}

@@ -34,6 +34,13 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
     if obj.get("metadata").is_none() {
         obj["metadata"] = json!({});
     }
+    // A new object's status is the server's to set (upstream resets it on create for every
+    // kind with a status subresource).
+    if rt.subresource("status").is_some() {
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("status");
+        }
+    }
     let path_ns = ctx.target.namespace.clone();
     let Some(meta) = objects::meta_mut(&mut obj) else {
         return Err(ApiError::BadRequest("metadata: must be an object".into()));
