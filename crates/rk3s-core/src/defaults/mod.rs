@@ -42,7 +42,7 @@ pub fn apply(group: &str, plural: &str, obj: &mut Value) {
         ("", "persistentvolumes") => storage::pv(root),
         ("storage.k8s.io", "storageclasses") => storage::storage_class(root),
         ("", "limitranges") => storage::limit_range(root),
-        ("", "secrets") => set(root, "type", json!("Opaque")),
+        ("", "secrets") => set_nonempty(root, "type", json!("Opaque")),
         ("", "namespaces") => namespace(root),
         ("", "nodes") => node(root),
         ("", "resourcequotas") => resource_quota(root),
@@ -62,6 +62,13 @@ pub(crate) fn set(obj: &mut Map<String, Value>, key: &str, value: Value) {
         _ => {
             obj.insert(key.to_string(), value);
         }
+    }
+}
+
+/// Like [`set`], but an empty string also counts as unset (Go's zero value for string enums).
+pub(crate) fn set_nonempty(obj: &mut Map<String, Value>, key: &str, value: Value) {
+    if is_empty_or_absent(obj, key) {
+        obj.insert(key.to_string(), value);
     }
 }
 

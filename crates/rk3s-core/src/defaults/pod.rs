@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{child, existing, is_empty_or_absent, items, quantities, set};
+use super::{child, existing, is_empty_or_absent, items, quantities, set, set_nonempty};
 
 /// Whether an empty `restartPolicy` becomes `Always`. Jobs keep it empty so validation can
 /// insist on `OnFailure` or `Never`.
@@ -59,7 +59,7 @@ pub(crate) fn template(tmpl: &mut Map<String, Value>, restart: RestartDefault) {
 }
 
 pub(crate) fn pod_spec(spec: &mut Map<String, Value>, restart: RestartDefault) {
-    set(spec, "dnsPolicy", json!("ClusterFirst"));
+    set_nonempty(spec, "dnsPolicy", json!("ClusterFirst"));
     if restart == RestartDefault::Always {
         set_nonempty(spec, "restartPolicy", json!("Always"));
     }
@@ -79,13 +79,6 @@ pub(crate) fn pod_spec(spec: &mut Map<String, Value>, restart: RestartDefault) {
     }
     for v in items(spec, "volumes") {
         volume(v);
-    }
-}
-
-/// Like [`set`], but an empty string counts as unset (Go's zero value).
-fn set_nonempty(obj: &mut Map<String, Value>, key: &str, value: Value) {
-    if is_empty_or_absent(obj, key) {
-        obj.insert(key.to_string(), value);
     }
 }
 

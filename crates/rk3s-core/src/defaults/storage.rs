@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{child, existing, items, quantities, set};
+use super::{child, existing, items, quantities, set, set_nonempty};
 
 pub(crate) fn pvc(root: &mut Map<String, Value>) {
     if let Some(spec) = child(root, "spec") {
@@ -21,7 +21,7 @@ pub(crate) fn pvc(root: &mut Map<String, Value>) {
 
 pub(crate) fn pv(root: &mut Map<String, Value>) {
     if let Some(spec) = child(root, "spec") {
-        set(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
+        set_nonempty(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
         set(spec, "volumeMode", json!("Filesystem"));
         quantities::resource_map(spec, "capacity");
         if let Some(h) = existing(spec, "hostPath") {

@@ -462,6 +462,36 @@ fn quantities_are_stored_in_canonical_form() {
 }
 
 #[test]
+fn empty_strings_count_as_unset_like_go_zero_values() {
+    let pod = defaulted(
+        "",
+        "pods",
+        json!({"spec": {"dnsPolicy": "", "restartPolicy": "", "containers": [
+        {"name": "a", "image": "a:1", "imagePullPolicy": "", "terminationMessagePath": ""}]}}),
+    );
+    assert_eq!(pod["spec"]["dnsPolicy"], "ClusterFirst");
+    assert_eq!(pod["spec"]["restartPolicy"], "Always");
+    assert_eq!(
+        pod["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["terminationMessagePath"],
+        "/dev/termination-log"
+    );
+    assert_eq!(
+        defaulted("", "secrets", json!({"type": ""}))["type"],
+        "Opaque"
+    );
+    let sts = defaulted(
+        "apps",
+        "statefulsets",
+        json!({"spec": {"podManagementPolicy": ""}}),
+    );
+    assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady");
+}
+
+#[test]
 fn wrongly_shaped_objects_are_left_alone() {
     for obj in [json!(null), json!(3), json!("x"), json!([1, 2])] {
         assert_eq!(defaulted("apps", "deployments", obj.clone()), obj);

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::pod::{RestartDefault, template};
 use super::storage::pvc;
-use super::{child, existing, is_empty_or_absent, items, set};
+use super::{child, existing, is_empty_or_absent, items, set, set_nonempty};
 
 fn spec_with_template(
     root: &mut Map<String, Value>,
@@ -83,7 +83,7 @@ pub(crate) fn stateful_set(root: &mut Map<String, Value>) {
     let Some(spec) = spec_with_template(root, RestartDefault::Always) else {
         return;
     };
-    set(spec, "podManagementPolicy", json!("OrderedReady"));
+    set_nonempty(spec, "podManagementPolicy", json!("OrderedReady"));
     if let Some(strategy) = child(spec, "updateStrategy") {
         if is_empty_or_absent(strategy, "type") {
             strategy.insert("type".to_string(), json!("RollingUpdate"));
@@ -95,8 +95,8 @@ pub(crate) fn stateful_set(root: &mut Map<String, Value>) {
         }
     }
     if let Some(policy) = child(spec, "persistentVolumeClaimRetentionPolicy") {
-        set(policy, "whenDeleted", json!("Retain"));
-        set(policy, "whenScaled", json!("Retain"));
+        set_nonempty(policy, "whenDeleted", json!("Retain"));
+        set_nonempty(policy, "whenScaled", json!("Retain"));
     }
     set(spec, "replicas", json!(1));
     set(spec, "revisionHistoryLimit", json!(10));
@@ -171,7 +171,7 @@ pub(crate) fn cron_job(root: &mut Map<String, Value>) {
     let Some(spec) = child(root, "spec") else {
         return;
     };
-    set(spec, "concurrencyPolicy", json!("Allow"));
+    set_nonempty(spec, "concurrencyPolicy", json!("Allow"));
     set(spec, "suspend", json!(false));
     set(spec, "successfulJobsHistoryLimit", json!(3));
     set(spec, "failedJobsHistoryLimit", json!(1));

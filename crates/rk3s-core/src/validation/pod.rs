@@ -437,15 +437,10 @@ fn validate_probe(probe: &Value, path: &str, must_succeed_once: bool, errs: &mut
             ));
         }
     }
-    if let Some(port) =
-        get(probe, &["httpGet", "port"]).or_else(|| get(probe, &["tcpSocket", "port"]))
-    {
-        let handler = if get(probe, &["httpGet"]).is_some() {
-            "httpGet"
-        } else {
-            "tcpSocket"
-        };
-        validate_port_ref(port, &format!("{path}.{handler}.port"), errs);
+    for handler in ["httpGet", "tcpSocket"] {
+        if let Some(port) = get(probe, &[handler, "port"]) {
+            validate_port_ref(port, &format!("{path}.{handler}.port"), errs);
+        }
     }
 }
 

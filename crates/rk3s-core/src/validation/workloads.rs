@@ -441,7 +441,33 @@ pub(super) fn validate_job(old: Option<&Value>, new: &Value, errs: &mut Vec<Fiel
             IMMUTABLE,
         ));
     }
-    if get(old, &["spec", "template"]) != get(new, &["spec", "template"]) {
+    // A suspended job that never started may have its scheduling directives rewritten (queue
+    // controllers do this); everything else in the template is fixed.
+    let unstarted =
+        bool_at(old, &["spec", "suspend"]) && get(old, &["status", "startTime"]).is_none();
+    let frozen = |job: &Value| -> Value {
+        let mut t = get(job, &["spec", "template"])
+            .cloned()
+            .unwrap_or(Value::Null);
+        if unstarted {
+            if let Some(tmpl) = t.as_object_mut() {
+                if let Some(meta) = tmpl.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("labels");
+                    meta.remove("annotations");
+                    if meta.is_empty() {
+                        tmpl.remove("metadata");
+                    }
+                }
+            }
+            if let Some(spec) = t.get_mut("spec").and_then(Value::as_object_mut) {
+                for key in ["nodeSelector", "tolerations", "affinity", "schedulingGates"] {
+                    spec.remove(key);
+                }
+            }
+        }
+        t
+    };
+    if frozen(old) != frozen(new) {
         let shown = get(new, &["spec", "template"])
             .cloned()
             .unwrap_or(Value::Null);

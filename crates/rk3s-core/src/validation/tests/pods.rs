@@ -163,3 +163,19 @@ fn host_network_requires_matching_host_ports() {
         ]
     );
 }
+
+#[test]
+fn probe_ports_are_numbers_in_range_or_port_names() {
+    let pod = json!({"spec": {"containers": [{"name": "a", "image": "a",
+        "livenessProbe": {"httpGet": {"port": 0}},
+        "readinessProbe": {"tcpSocket": {"port": "web_port"}},
+        "startupProbe": {"httpGet": {"port": "http"}, "successThreshold": 2}}]}});
+    assert_eq!(
+        create("", "pods", pod),
+        vec![
+            "spec.containers[0].livenessProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive",
+            "spec.containers[0].readinessProbe.tcpSocket.port: Invalid value: \"web_port\": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+            "spec.containers[0].startupProbe.successThreshold: Invalid value: 2: must be 1",
+        ]
+    );
+}

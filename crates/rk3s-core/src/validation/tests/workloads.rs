@@ -272,3 +272,20 @@ fn statefulset_claim_templates_are_validated_as_claims() {
         ]
     );
 }
+
+#[test]
+fn suspended_unstarted_jobs_may_change_scheduling_directives() {
+    let mut old = job(Some("Never"));
+    old["spec"]["suspend"] = json!(true);
+    apply("batch", "jobs", &mut old);
+    let mut new = old.clone();
+    new["spec"]["template"]["spec"]["nodeSelector"] = json!({"pool": "gpu"});
+    new["spec"]["template"]["metadata"] = json!({"labels": {"queue": "a"}});
+    assert!(validate("batch", "jobs", Some(&old), &new).is_empty());
+    new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("perl:5.36");
+    assert_eq!(validate("batch", "jobs", Some(&old), &new).len(), 1);
+    old["status"] = json!({"startTime": "2026-01-01T00:00:00Z"});
+    let mut started = old.clone();
+    started["spec"]["template"]["spec"]["nodeSelector"] = json!({"pool": "gpu"});
+    assert_eq!(validate("batch", "jobs", Some(&old), &started).len(), 1);
+}
