@@ -10,6 +10,7 @@ pub mod names;
 pub mod patch;
 pub mod printers;
 pub mod quantity;
+pub mod quota;
 pub mod registry;
 pub mod selectors;
 pub mod validation;
