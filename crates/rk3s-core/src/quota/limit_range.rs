@@ -439,15 +439,15 @@ fn min_constraint(
             observed: req.to_string(),
         });
     }
-    if let Some(lim) = lim {
-        if l < e {
-            return Err(LimitRangeError::BelowMinLimit {
-                resource: ctx.resource,
-                kind: ctx.kind,
-                enforced: ctx.enforced,
-                observed: lim.to_string(),
-            });
-        }
+    if let Some(lim) = lim
+        && l < e
+    {
+        return Err(LimitRangeError::BelowMinLimit {
+            resource: ctx.resource,
+            kind: ctx.kind,
+            enforced: ctx.enforced,
+            observed: lim.to_string(),
+        });
     }
     Ok(())
 }
@@ -477,15 +477,15 @@ fn max_constraint(
             observed: lim.to_string(),
         });
     }
-    if let Some(req) = req {
-        if r > e {
-            return Err(LimitRangeError::AboveMaxRequest {
-                resource: ctx.resource,
-                kind: ctx.kind,
-                enforced: ctx.enforced,
-                observed: req.to_string(),
-            });
-        }
+    if let Some(req) = req
+        && r > e
+    {
+        return Err(LimitRangeError::AboveMaxRequest {
+            resource: ctx.resource,
+            kind: ctx.kind,
+            enforced: ctx.enforced,
+            observed: req.to_string(),
+        });
     }
     Ok(())
 }

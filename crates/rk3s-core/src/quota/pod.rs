@@ -94,10 +94,10 @@ pub(crate) fn is_terminating(pod: &Value) -> bool {
 
 /// BestEffort QoS: no container requests or limits any cpu or memory.
 pub(crate) fn is_best_effort(pod: &Value) -> bool {
-    if let Some(class) = pod.pointer("/status/qosClass").and_then(Value::as_str) {
-        if !class.is_empty() {
-            return class == "BestEffort";
-        }
+    if let Some(class) = pod.pointer("/status/qosClass").and_then(Value::as_str)
+        && !class.is_empty()
+    {
+        return class == "BestEffort";
     }
     let positive = |r: &Resources| {
         ["cpu", "memory"]
@@ -203,8 +203,7 @@ pub(crate) fn matching_resources(names: &BTreeSet<String>) -> BTreeSet<String> {
             FIXED.contains(&n.as_str())
                 || n.starts_with(HUGEPAGES)
                 || n.starts_with("requests.hugepages-")
-                || n.strip_prefix(REQUESTS)
-                    .is_some_and(|rest| is_extended(rest))
+                || n.strip_prefix(REQUESTS).is_some_and(is_extended)
         })
         .cloned()
         .collect()

@@ -192,10 +192,9 @@ fn claim_usage(pvc: &Value, out: &mut Resources) {
     if let Some(allocated) = pvc
         .pointer("/status/allocatedResources/storage")
         .and_then(Amount::from_json)
+        && allocated.nanos() > storage.nanos()
     {
-        if allocated.nanos() > storage.nanos() {
-            storage = allocated.round_up_to_units();
-        }
+        storage = allocated.round_up_to_units();
     }
     out.insert("requests.storage".into(), storage);
     if let Some(class) = class {
@@ -238,10 +237,11 @@ impl Facts {
                     "/status/currentVolumeAttributesClassName",
                     "/status/modifyVolumeStatus/targetVolumeAttributesClassName",
                 ] {
-                    if let Some(n) = obj.pointer(ptr).and_then(Value::as_str) {
-                        if !n.is_empty() && !names.iter().any(|x| x == n) {
-                            names.push(n.to_string());
-                        }
+                    if let Some(n) = obj.pointer(ptr).and_then(Value::as_str)
+                        && !n.is_empty()
+                        && !names.iter().any(|x| x == n)
+                    {
+                        names.push(n.to_string());
                     }
                 }
                 Facts::Claim {

@@ -116,14 +116,14 @@ fn limit_request_ratio_above_the_maximum_is_refused() {
         &[("app", json!({"cpu": "100m"}), json!({"cpu": "500m"}))],
     );
     assert_eq!(
-        apply_pod(&mut p, &[lr.clone()]).unwrap_err(),
+        apply_pod(&mut p, std::slice::from_ref(&lr)).unwrap_err(),
         ["cpu max limit to request ratio per Container is 2, but provided ratio is 5.000000"]
     );
     let mut ok = pod(
         "web",
         &[("app", json!({"cpu": "250m"}), json!({"cpu": "500m"}))],
     );
-    assert!(apply_pod(&mut ok, &[lr.clone()]).is_ok());
+    assert!(apply_pod(&mut ok, std::slice::from_ref(&lr)).is_ok());
     let mut no_limit = pod("web", &[("app", json!({"cpu": "250m"}), Value::Null)]);
     assert_eq!(
         apply_pod(&mut no_limit, &[lr]).unwrap_err(),
@@ -205,17 +205,28 @@ fn claims_are_held_between_min_and_max_storage() {
     };
     let mut big = claim(json!({"storage": "20Gi"}));
     assert_eq!(
-        apply_limit_ranges("PersistentVolumeClaim", &mut big, &[lr.clone()]).unwrap_err(),
+        apply_limit_ranges("PersistentVolumeClaim", &mut big, std::slice::from_ref(&lr))
+            .unwrap_err(),
         ["maximum storage usage per PersistentVolumeClaim is 10Gi, but request is 20Gi"]
     );
     let mut small = claim(json!({"storage": "500Mi"}));
     assert_eq!(
-        apply_limit_ranges("PersistentVolumeClaim", &mut small, &[lr.clone()]).unwrap_err(),
+        apply_limit_ranges(
+            "PersistentVolumeClaim",
+            &mut small,
+            std::slice::from_ref(&lr)
+        )
+        .unwrap_err(),
         ["minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi"]
     );
     let mut none = claim(json!({}));
     assert_eq!(
-        apply_limit_ranges("PersistentVolumeClaim", &mut none, &[lr.clone()]).unwrap_err(),
+        apply_limit_ranges(
+            "PersistentVolumeClaim",
+            &mut none,
+            std::slice::from_ref(&lr)
+        )
+        .unwrap_err(),
         [
             "minimum storage usage per PersistentVolumeClaim is 1Gi.  No request is specified",
             "maximum storage usage per PersistentVolumeClaim is 10Gi.  No request is specified",
@@ -229,7 +240,14 @@ fn claims_are_held_between_min_and_max_storage() {
 fn container_ranges_do_not_touch_claims_and_other_kinds_pass() {
     let lr = limit_range(json!([{"type": "Container", "min": {"cpu": "1"}}]));
     let mut claim = json!({"kind": "PersistentVolumeClaim", "spec": {}});
-    assert!(apply_limit_ranges("PersistentVolumeClaim", &mut claim, &[lr.clone()]).is_ok());
+    assert!(
+        apply_limit_ranges(
+            "PersistentVolumeClaim",
+            &mut claim,
+            std::slice::from_ref(&lr)
+        )
+        .is_ok()
+    );
     let mut svc = json!({"kind": "Service"});
     assert!(apply_limit_ranges("Service", &mut svc, &[lr]).is_ok());
     assert_eq!(svc, json!({"kind": "Service"}));

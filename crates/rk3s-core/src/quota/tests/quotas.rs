@@ -211,7 +211,7 @@ fn deployment_count_quota_refuses_the_second_deployment() {
         "deployments",
         None,
         &deploy("two"),
-        &[q.clone()],
+        std::slice::from_ref(&q),
         &usage,
     )
     .unwrap_err();
@@ -269,7 +269,7 @@ fn node_port_services_consume_one_node_port_per_port() {
         "services",
         None,
         &service("b", "NodePort", 2),
-        &[q.clone()],
+        std::slice::from_ref(&q),
         &usage,
     )
     .unwrap_err();
@@ -316,7 +316,7 @@ fn changing_a_service_to_node_port_is_charged_the_difference() {
         "services",
         Some(&old),
         &service("a", "NodePort", 3),
-        &[q.clone()],
+        std::slice::from_ref(&q),
         &usage,
     )
     .unwrap_err();
@@ -383,7 +383,7 @@ fn growing_a_claim_is_charged_the_growth() {
         "persistentvolumeclaims",
         Some(&old),
         &claim("data", "12Gi", None),
-        &[q.clone()],
+        std::slice::from_ref(&q),
         &usage,
     )
     .unwrap_err();
@@ -422,7 +422,7 @@ fn storage_class_quotas_count_only_their_class() {
         "persistentvolumeclaims",
         None,
         &claim("c", "2Gi", Some("fast")),
-        &[q.clone()],
+        std::slice::from_ref(&q),
         &usage,
     )
     .unwrap_err();
@@ -487,7 +487,7 @@ fn scoped(name: &str, hard: Value, scopes: Value) -> Value {
 fn best_effort_quota_counts_only_best_effort_pods() {
     let q = scoped("be", json!({"pods": "1"}), json!(["BestEffort"]));
     let usage = usage_of_pods(&[best_effort("a"), burstable("b", "1", "1Gi")]);
-    let err = create_pod(&best_effort("c"), &[q.clone()], &usage).unwrap_err();
+    let err = create_pod(&best_effort("c"), std::slice::from_ref(&q), &usage).unwrap_err();
     assert_eq!(
         err,
         "exceeded quota: be, requested: pods=1, used: pods=1, limited: pods=1"
@@ -504,7 +504,12 @@ fn not_best_effort_quota_ignores_best_effort_pods() {
         json!(["NotBestEffort"]),
     );
     let usage = usage_of_pods(&[best_effort("a"), best_effort("b")]);
-    let d = create_pod(&burstable("c", "1", "1Gi"), &[q.clone()], &usage).unwrap();
+    let d = create_pod(
+        &burstable("c", "1", "1Gi"),
+        std::slice::from_ref(&q),
+        &usage,
+    )
+    .unwrap();
     assert_eq!(
         status_of(&d, "nbe")["used"],
         json!({"pods": "1", "requests.cpu": "1"})
@@ -524,15 +529,15 @@ fn terminating_scope_selects_pods_with_an_active_deadline() {
     let mut job = best_effort("job");
     job["spec"]["activeDeadlineSeconds"] = json!(60);
     let usage = usage_of_pods(&[job.clone(), best_effort("svc")]);
-    assert!(create_pod(&job, &[q.clone()], &usage).is_err());
+    assert!(create_pod(&job, std::slice::from_ref(&q), &usage).is_err());
     assert!(
-        create_pod(&best_effort("x"), &[q.clone()], &usage)
+        create_pod(&best_effort("x"), std::slice::from_ref(&q), &usage)
             .unwrap()
             .updates
             .is_empty()
     );
     let nt = scoped("long", json!({"pods": "1"}), json!(["NotTerminating"]));
-    assert!(create_pod(&best_effort("y"), &[nt.clone()], &usage).is_err());
+    assert!(create_pod(&best_effort("y"), std::slice::from_ref(&nt), &usage).is_err());
     assert!(create_pod(&job, &[nt], &usage).unwrap().updates.is_empty());
 }
 
@@ -548,13 +553,18 @@ fn priority_class_scope_selector_matches_listed_classes() {
         p
     };
     let usage = usage_of_pods(&[with_class("a", "high"), best_effort("b")]);
-    let err = create_pod(&with_class("c", "critical"), &[q.clone()], &usage).unwrap_err();
+    let err = create_pod(
+        &with_class("c", "critical"),
+        std::slice::from_ref(&q),
+        &usage,
+    )
+    .unwrap_err();
     assert_eq!(
         err,
         "exceeded quota: high, requested: pods=1, used: pods=1, limited: pods=1"
     );
     assert!(
-        create_pod(&with_class("d", "low"), &[q.clone()], &usage)
+        create_pod(&with_class("d", "low"), std::slice::from_ref(&q), &usage)
             .unwrap()
             .updates
             .is_empty()
