@@ -123,3 +123,126 @@ fn keep_allocated_values(old: &Value, new: &mut Value) {
         }
     }
 }
+
+/// The kinds whose objects count toward a namespace's quota usage besides the one written.
+const USAGE_KINDS: [(&str, &str); 7] = [
+    ("", "pods"),
+    ("", "services"),
+    ("", "persistentvolumeclaims"),
+    ("", "configmaps"),
+    ("", "secrets"),
+    ("", "replicationcontrollers"),
+    ("", "resourcequotas"),
+];
+
+async fn namespace_objects(
+    state: &crate::ApiState,
+    group: &str,
+    plural: &str,
+    ns: &str,
+) -> ApiResult<Vec<Value>> {
+    let surface = state.surface();
+    let Some(rt) = surface
+        .registry
+        .all()
+        .find(|t| t.group == group && t.plural == plural && !t.storage_prefix.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let res = state
+        .store
+        .list(rk3s_store::ListRequest {
+            prefix: rt.list_prefix(Some(ns)),
+            ..Default::default()
+        })
+        .await?;
+    Ok(res
+        .kvs
+        .iter()
+        .filter_map(|kv| objects::from_kv(kv).ok())
+        .collect())
+}
+
+fn forbidden(rt: &ResourceType, obj: &Value, message: String) -> ApiError {
+    let name = objects::name(obj).to_string();
+    let qualified = if rt.group.is_empty() {
+        rt.plural.clone()
+    } else {
+        format!("{}.{}", rt.plural, rt.group)
+    };
+    ApiError::Forbidden {
+        message: format!("{qualified} \"{name}\" is forbidden: {message}"),
+        kind: rt.plural.clone(),
+        name,
+        group: rt.group.clone(),
+    }
+}
+
+/// LimitRange defaults and limits, then ResourceQuota: the namespace's policies on what an
+/// object may request. Quota usage is recomputed from the namespace's objects (there is no
+/// quota controller to trust `status.used` from) and the quotas' status is updated on success.
+pub async fn enforce_namespace_policies(
+    state: &crate::ApiState,
+    rt: &ResourceType,
+    namespace: &str,
+    old: Option<&Value>,
+    obj: &mut Value,
+    dry_run: bool,
+) -> ApiResult<()> {
+    let kind = match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") if old.is_none() => Some("Pod"),
+        ("", "persistentvolumeclaims") => Some("PersistentVolumeClaim"),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let ranges = namespace_objects(state, "", "limitranges", namespace).await?;
+        if !ranges.is_empty() {
+            rk3s_core::quota::apply_limit_ranges(kind, obj, &ranges)
+                .map_err(|errs| forbidden(rt, obj, rk3s_core::quota::aggregate_message(&errs)))?;
+        }
+    }
+    let quotas = namespace_objects(state, "", "resourcequotas", namespace).await?;
+    if quotas.is_empty() {
+        return Ok(());
+    }
+    let mut loaded: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut kinds: Vec<(&str, &str)> = USAGE_KINDS.to_vec();
+    if !kinds.contains(&(rt.group.as_str(), rt.plural.as_str())) {
+        kinds.push((rt.group.as_str(), rt.plural.as_str()));
+    }
+    for (group, plural) in kinds {
+        let objs = namespace_objects(state, group, plural, namespace).await?;
+        let key = if group.is_empty() {
+            plural.to_string()
+        } else {
+            format!("{plural}.{group}")
+        };
+        loaded.push((key, objs));
+    }
+    let refs: Vec<(&str, &[Value])> = loaded
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
+    let usage = rk3s_core::quota::Usage::from_objects(&refs);
+    let decision = rk3s_core::quota::check_quota(&rt.group, &rt.plural, old, obj, &quotas, &usage)
+        .map_err(|m| forbidden(rt, obj, m))?;
+    if dry_run {
+        return Ok(());
+    }
+    for (name, status) in decision.updates {
+        let key = format!("/registry/resourcequotas/{namespace}/{name}");
+        let Ok(Some(kv)) = state.store.get(&key, 0).await else {
+            continue;
+        };
+        let Ok(mut quota) = objects::from_kv(&kv) else {
+            continue;
+        };
+        quota["status"] = status;
+        // Best effort: a concurrent write recomputes it next time.
+        let _ = state
+            .store
+            .update(&key, objects::to_stored_bytes(&quota)?, kv.mod_revision)
+            .await;
+    }
+    Ok(())
+}

@@ -805,3 +805,39 @@ fn built_in_kinds_are_defaulted_and_validated_like_upstream() {
     ]);
     assert!(err.contains("spec.clusterIP"), "{err}");
 }
+
+#[test]
+fn resource_quota_and_limit_range_are_enforced_at_create_time() {
+    let s = Server::start();
+    s.ok(&["create", "namespace", "q"]);
+    s.apply("apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: lr\n  namespace: q\nspec:\n  limits:\n  - type: Container\n    default: {cpu: 500m, memory: 128Mi}\n    defaultRequest: {cpu: 100m, memory: 64Mi}\n    max: {cpu: '1'}\n");
+    s.apply("apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: small\n  namespace: q\nspec:\n  hard: {pods: '2', requests.cpu: 250m}\n");
+    s.ok(&["-n", "q", "run", "a", "--image=busybox"]);
+    let a = s.json(&["-n", "q", "get", "pod", "a"]);
+    assert_eq!(
+        a["spec"]["containers"][0]["resources"]["requests"]["cpu"], "100m",
+        "LimitRange default: {a}"
+    );
+    assert_eq!(
+        a["spec"]["containers"][0]["resources"]["limits"]["memory"],
+        "128Mi"
+    );
+    s.ok(&["-n", "q", "run", "b", "--image=busybox"]);
+    let err = s.fails(&["-n", "q", "run", "c", "--image=busybox"]);
+    assert!(
+        err.contains("exceeded quota: small") && err.contains("pods=1"),
+        "{err}"
+    );
+    let q = s.json(&["-n", "q", "get", "resourcequota", "small"]);
+    assert_eq!(q["status"]["used"]["pods"], "2", "{q}");
+    // LimitRange max.
+    let big = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  namespace: q\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources:\n      limits: {cpu: '2'}\n";
+    s.ok(&["-n", "q", "delete", "pod", "b"]);
+    let out = s.kubectl_stdin(&["create", "-f", "-"], Some(big));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("maximum cpu usage per Container is 1, but limit is 2"),
+        "{err}"
+    );
+}

@@ -144,6 +144,17 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
     if rt.namespaced {
         let ns = ctx.target.namespace.as_deref().unwrap_or("");
         check_namespace_open(ctx, ns).await?;
+        if ctx.target.subresource.is_none() {
+            crate::admission::enforce_namespace_policies(
+                ctx.state,
+                rt,
+                ns,
+                None,
+                &mut obj,
+                ctx.query.dry_run,
+            )
+            .await?;
+        }
     }
     let generate = objects::name(&obj).is_empty();
     let prefix = objects::meta_str(&obj, "generateName")

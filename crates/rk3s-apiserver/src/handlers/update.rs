@@ -84,6 +84,18 @@ where
             Some(&current),
             &mut next,
         )?;
+        if ctx.target.rt.namespaced && ctx.target.subresource.is_none() && next != current {
+            let ns = ctx.target.namespace.clone().unwrap_or_default();
+            crate::admission::enforce_namespace_policies(
+                ctx.state,
+                &ctx.target.rt,
+                &ns,
+                Some(&current),
+                &mut next,
+                ctx.query.dry_run,
+            )
+            .await?;
+        }
         let is_apply = crate::negotiate::content_type(ctx.headers).as_deref()
             == Some("application/apply-patch+yaml");
         if !is_apply {
