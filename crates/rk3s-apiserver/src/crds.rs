@@ -39,6 +39,7 @@ pub async fn sync(state: &ApiState) -> Result<i64, StoreError> {
     }
     let now = objects::now_rfc3339();
     let mut types = Vec::new();
+    let mut fingerprint = String::new();
     for i in 0..crds.len() {
         let others: Vec<Value> = crds
             .iter()
@@ -61,11 +62,19 @@ pub async fn sync(state: &ApiState) -> Result<i64, StoreError> {
             continue;
         }
         match served_types(&next) {
-            Ok(t) => types.extend(t),
+            Ok(t) => {
+                // The spec decides what is served; status writes alone change nothing.
+                fingerprint.push_str(&format!(
+                    "{}={};",
+                    kv.key,
+                    serde_json::to_string(&next.get("spec")).unwrap_or_default()
+                ));
+                types.extend(t);
+            }
             Err(e) => tracing::warn!(crd = %objects::name(&next), error = %e, "not serving a CRD"),
         }
     }
-    state.set_extra_types(types);
+    state.set_extra_types_if_changed(fingerprint, types);
     Ok(res.revision)
 }
 

@@ -45,6 +45,78 @@ pub fn encode_as(rt: &ResourceType, obj: &Value) -> ApiResult<Vec<u8>> {
     to_stored_bytes(&stored)
 }
 
+/// The stored bytes with `metadata.resourceVersion` spliced in, without parsing the object:
+/// the fast path for plain lists. `None` when the bytes are not the shape we store (a JSON
+/// object with a top-level `metadata` object), so the caller falls back to parsing.
+pub fn raw_with_resource_version(stored: &[u8], rev: i64) -> Option<Vec<u8>> {
+    let at = top_level_metadata_open_brace(stored)?;
+    let mut out = Vec::with_capacity(stored.len() + 32);
+    out.extend_from_slice(&stored[..=at]);
+    out.extend_from_slice(b"\"resourceVersion\":\"");
+    out.extend_from_slice(rev.to_string().as_bytes());
+    out.push(b'"');
+    let rest = &stored[at + 1..];
+    let next = rest
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| rest[i]);
+    if next != Some(b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
+/// The index of the `{` that opens the value of the top-level `"metadata"` key.
+fn top_level_metadata_open_brace(b: &[u8]) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut i = 0;
+    let mut expecting_key = false;
+    while i < b.len() {
+        match b[i] {
+            b'{' => {
+                depth += 1;
+                expecting_key = depth == 1;
+            }
+            b'}' | b']' => depth -= 1,
+            b'[' => depth += 1,
+            b',' => expecting_key = depth == 1,
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                if i >= b.len() {
+                    return None;
+                }
+                let is_metadata_key = expecting_key && depth == 1 && &b[start..i] == b"metadata";
+                expecting_key = false;
+                if is_metadata_key {
+                    let mut j = i + 1;
+                    while j < b.len() && b[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                    if b.get(j) != Some(&b':') {
+                        return None;
+                    }
+                    j += 1;
+                    while j < b.len() && b[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                    return (b.get(j) == Some(&b'{')).then_some(j);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// The bytes to store: the object without `resourceVersion`.
 pub fn to_stored_bytes(obj: &Value) -> ApiResult<Vec<u8>> {
     let mut copy = obj.clone();
@@ -341,6 +413,26 @@ mod tests {
             out,
             vec!["spec.bogus".to_string(), "spec.template.x".to_string()]
         );
+    }
+
+    #[test]
+    fn resource_version_is_spliced_into_the_top_level_metadata_only() {
+        let cases = [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"metadata": "{\"metadata\":{", "k": "v"}, "metadata": {"name": "a"}}),
+            json!({"metadata": {}, "spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}),
+            json!({"items": [{"metadata": {"x": 1}}], "metadata": {"name": "n", "labels": {"metadata": "x"}}}),
+        ];
+        for obj in cases {
+            let stored = serde_json::to_vec(&obj).unwrap();
+            let raw = raw_with_resource_version(&stored, 42).unwrap();
+            let back: Value = serde_json::from_slice(&raw).unwrap();
+            let mut expected = obj.clone();
+            set_resource_version(&mut expected, 42);
+            assert_eq!(back, expected);
+        }
+        assert!(raw_with_resource_version(b"{\"metadata\": 3}", 1).is_none());
+        assert!(raw_with_resource_version(b"not json", 1).is_none());
+        assert!(raw_with_resource_version(b"{\"a\":\"unterminated", 1).is_none());
     }
 
     #[test]

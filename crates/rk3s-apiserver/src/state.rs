@@ -36,6 +36,8 @@ pub struct ApiState {
     pub api_audiences: Vec<String>,
     /// RBAC + Node authorization; `None` allows only `system:masters` (in-process tests).
     pub authorizer: Option<Arc<crate::rbac::RbacAuthorizer>>,
+    /// The CRD set the current surface was built from (empty: none).
+    crd_fingerprint: Mutex<String>,
 }
 
 fn build_surface(registry: Registry) -> Surface {
@@ -56,6 +58,7 @@ impl ApiState {
             token_keys: None,
             api_audiences: Vec::new(),
             authorizer: None,
+            crd_fingerprint: Mutex::new(String::new()),
         }
     }
 
@@ -88,6 +91,23 @@ impl ApiState {
     /// The built-in registry, without custom resources.
     pub fn builtin_registry(&self) -> &Registry {
         &self.builtin
+    }
+
+    /// Serve exactly the built-in kinds plus `extra` (the kinds of established CRDs).
+    /// `fingerprint` identifies the CRD set; an unchanged one keeps the current surface (the
+    /// OpenAPI documents are not rebuilt for nothing).
+    pub fn set_extra_types_if_changed(
+        &self,
+        fingerprint: String,
+        extra: Vec<rk3s_core::ResourceType>,
+    ) {
+        if let Ok(mut f) = self.crd_fingerprint.lock() {
+            if *f == fingerprint {
+                return;
+            }
+            *f = fingerprint;
+        }
+        self.set_extra_types(extra);
     }
 
     /// Serve exactly the built-in kinds plus `extra` (the kinds of established CRDs).

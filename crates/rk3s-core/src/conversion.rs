@@ -4,6 +4,14 @@
 
 use serde_json::{Map, Value, json};
 
+/// Whether the served form of `group/version` `plural` differs from its storage form.
+pub fn converts(group: &str, version: &str, plural: &str) -> bool {
+    matches!(
+        (group, version, plural),
+        ("events.k8s.io", "v1", "events") | ("autoscaling", "v1", "horizontalpodautoscalers")
+    )
+}
+
 /// The served form `group/version` of `plural` turned into the storage form.
 pub fn to_storage(group: &str, version: &str, plural: &str, obj: Value) -> Value {
     match (group, version, plural) {

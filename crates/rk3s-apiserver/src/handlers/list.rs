@@ -126,9 +126,67 @@ pub(crate) async fn not_older_than(ctx: &Ctx<'_>, rv: i64) -> ApiResult<()> {
     Ok(())
 }
 
+/// A plain, unfiltered list of kinds stored as served: the stored bytes go out as they are,
+/// with only the resourceVersion spliced in (no parse, no re-encode).
+async fn raw_list(ctx: &Ctx<'_>) -> ApiResult<Option<Response>> {
+    let rt = &ctx.target.rt;
+    let converted =
+        rt.custom.is_some() || rk3s_core::conversion::converts(&rt.group, &rt.version, &rt.plural);
+    if converted || ctx.query.continue_token.is_some() || ctx.query.limit.is_some() {
+        return Ok(None);
+    }
+    if ctx.query.resource_version_match.as_deref() == Some("Exact") {
+        return Ok(None);
+    }
+    if let Some(rv) = parse_rv(ctx.query.resource_version.as_deref())? {
+        not_older_than(ctx, rv).await?;
+    }
+    let prefix = rt.list_prefix(ctx.target.namespace.as_deref());
+    let res = ctx
+        .state
+        .store
+        .list(ListRequest {
+            prefix,
+            start_after: None,
+            limit: 0,
+            revision: 0,
+        })
+        .await?;
+    let mut body =
+        Vec::with_capacity(res.kvs.iter().map(|kv| kv.value.len() + 40).sum::<usize>() + 256);
+    body.extend_from_slice(
+        format!(
+            "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
+            serde_json::to_string(&rt.list_kind()).unwrap_or_default(),
+            serde_json::to_string(&rt.api_version()).unwrap_or_default(),
+            res.revision
+        )
+        .as_bytes(),
+    );
+    for (i, kv) in res.kvs.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        match crate::objects::raw_with_resource_version(&kv.value, kv.mod_revision) {
+            Some(raw) => body.extend_from_slice(&raw),
+            None => {
+                let obj = objects::read_as(rt, kv)?;
+                body.extend_from_slice(&serde_json::to_vec(&obj).unwrap_or_default());
+            }
+        }
+    }
+    body.extend_from_slice(b"]}");
+    Ok(Some(render::bytes_typed(body, "application/json")))
+}
+
 pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response> {
     let repr = negotiate::representation(ctx.headers)?;
     let filter = ObjectFilter::from_query(&ctx.target.rt, &ctx.query)?;
+    if repr == negotiate::Representation::Object && filter.is_everything() {
+        if let Some(resp) = raw_list(ctx).await? {
+            return Ok(resp);
+        }
+    }
     let (items, revision, cont) = read_list(ctx, &filter).await?;
     let mut meta = json!({"resourceVersion": revision.to_string()});
     if let Some(c) = cont {
