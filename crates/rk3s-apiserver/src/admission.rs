@@ -46,10 +46,11 @@ pub fn admit(
         return Ok(());
     }
     if rt.codec.is_some() {
-        if rt.group.is_empty() && rt.plural == "services" {
-            if let Some(o) = old {
-                keep_allocated_values(o, obj);
-            }
+        if rt.group.is_empty()
+            && rt.plural == "services"
+            && let Some(o) = old
+        {
+            keep_allocated_values(o, obj);
         }
         rk3s_core::defaults::apply(&rt.group, &rt.plural, obj);
         let errors = rk3s_core::validation::validate(&rt.group, &rt.plural, old, obj);
@@ -90,15 +91,14 @@ fn keep_allocated_values(old: &Value, new: &mut Value) {
         return;
     };
     let unset = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
-    if unset(spec.get("clusterIP")) {
-        if let Some(ip) = old
+    if unset(spec.get("clusterIP"))
+        && let Some(ip) = old
             .pointer("/spec/clusterIP")
             .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-        {
-            spec.insert("clusterIP".into(), ip.clone());
-            if let Some(ips) = old.pointer("/spec/clusterIPs") {
-                spec.insert("clusterIPs".into(), ips.clone());
-            }
+    {
+        spec.insert("clusterIP".into(), ip.clone());
+        if let Some(ips) = old.pointer("/spec/clusterIPs") {
+            spec.insert("clusterIPs".into(), ips.clone());
         }
     }
     let old_ports = old

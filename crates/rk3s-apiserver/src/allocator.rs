@@ -176,12 +176,11 @@ pub async fn allocate_ip(
 }
 
 pub async fn release_ip(store: &dyn Backend, ip: &str) {
-    if let Ok(ip) = ip.parse::<Ipv4Addr>() {
-        if let Err(e) = store.delete(&ip_key(ip), None).await {
-            if !matches!(e, StoreError::NotFound) {
-                tracing::warn!(ip = %ip, error = %e, "releasing a service IP failed");
-            }
-        }
+    if let Ok(ip) = ip.parse::<Ipv4Addr>()
+        && let Err(e) = store.delete(&ip_key(ip), None).await
+        && !matches!(e, StoreError::NotFound)
+    {
+        tracing::warn!(ip = %ip, error = %e, "releasing a service IP failed");
     }
 }
 
@@ -228,10 +227,10 @@ pub async fn allocate_port(store: &dyn Backend, net: &ServiceNetwork) -> ApiResu
 }
 
 pub async fn release_port(store: &dyn Backend, port: u16) {
-    if let Err(e) = store.delete(&port_key(port), None).await {
-        if !matches!(e, StoreError::NotFound) {
-            tracing::warn!(port, error = %e, "releasing a node port failed");
-        }
+    if let Err(e) = store.delete(&port_key(port), None).await
+        && !matches!(e, StoreError::NotFound)
+    {
+        tracing::warn!(port, error = %e, "releasing a node port failed");
     }
 }
 

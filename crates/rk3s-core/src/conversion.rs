@@ -157,10 +157,10 @@ fn hpa_v1_to_v2(obj: Value) -> Value {
         return Value::Object(m);
     }
     m.insert("apiVersion".into(), json!("autoscaling/v2"));
-    if let Some(Value::Object(spec)) = m.get_mut("spec") {
-        if let Some(t) = take(spec, "targetCPUUtilizationPercentage") {
-            spec.insert("metrics".into(), json!([cpu_utilization_metric(t)]));
-        }
+    if let Some(Value::Object(spec)) = m.get_mut("spec")
+        && let Some(t) = take(spec, "targetCPUUtilizationPercentage")
+    {
+        spec.insert("metrics".into(), json!([cpu_utilization_metric(t)]));
     }
     if let Some(Value::Object(status)) = m.get_mut("status") {
         if let Some(c) = take(status, "currentCPUUtilizationPercentage") {

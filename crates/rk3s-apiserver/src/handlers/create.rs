@@ -36,10 +36,10 @@ pub(crate) fn prepare_for_create(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Val
     }
     // A new object's status is the server's to set (upstream resets it on create for every
     // kind with a status subresource).
-    if rt.subresource("status").is_some() {
-        if let Some(o) = obj.as_object_mut() {
-            o.remove("status");
-        }
+    if rt.subresource("status").is_some()
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.remove("status");
     }
     let path_ns = ctx.target.namespace.clone();
     let Some(meta) = objects::meta_mut(&mut obj) else {
@@ -192,10 +192,10 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
         let started = std::time::Instant::now();
         let res = ctx.state.store.create(&ctx.key(&name), bytes).await;
         ctx.state.metrics.observe_store("create", started.elapsed());
-        if res.is_err() {
-            if let Some(h) = &held {
-                h.release(ctx.state.store.as_ref()).await;
-            }
+        if res.is_err()
+            && let Some(h) = &held
+        {
+            h.release(ctx.state.store.as_ref()).await;
         }
         match res {
             Ok(kv) => {

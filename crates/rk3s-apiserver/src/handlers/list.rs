@@ -182,10 +182,11 @@ async fn raw_list(ctx: &Ctx<'_>) -> ApiResult<Option<Response>> {
 pub async fn list(ctx: &Ctx<'_>) -> ApiResult<Response> {
     let repr = negotiate::representation(ctx.headers)?;
     let filter = ObjectFilter::from_query(&ctx.target.rt, &ctx.query)?;
-    if repr == negotiate::Representation::Object && filter.is_everything() {
-        if let Some(resp) = raw_list(ctx).await? {
-            return Ok(resp);
-        }
+    if repr == negotiate::Representation::Object
+        && filter.is_everything()
+        && let Some(resp) = raw_list(ctx).await?
+    {
+        return Ok(resp);
     }
     let (items, revision, cont) = read_list(ctx, &filter).await?;
     let mut meta = json!({"resourceVersion": revision.to_string()});

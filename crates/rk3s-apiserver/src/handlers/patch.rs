@@ -57,10 +57,11 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
             PatchType::Merge => patch::merge_patch(current, &patch_doc),
             PatchType::Apply => {
                 let mut applied = patch_doc.clone();
-                if rt.subresource("status").is_some() && ctx.target.subresource.is_none() {
-                    if let Some(o) = applied.as_object_mut() {
-                        o.remove("status");
-                    }
+                if rt.subresource("status").is_some()
+                    && ctx.target.subresource.is_none()
+                    && let Some(o) = applied.as_object_mut()
+                {
+                    o.remove("status");
                 }
                 let nav = super::schema_for(ctx);
                 let now = objects::now_rfc3339();

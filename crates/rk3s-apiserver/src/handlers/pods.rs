@@ -48,13 +48,13 @@ pub async fn bind(ctx: &Ctx<'_>, name: &str, body: &[u8]) -> ApiResult<Response>
                 ApiError::not_found(&crate::error::Subject::new("", "pods", name))
             })?;
         let mut pod = objects::from_kv(&kv)?;
-        if let Some(uid) = binding.pointer("/metadata/uid").and_then(Value::as_str) {
-            if objects::meta_str(&pod, "uid") != Some(uid) {
-                return Err(ApiError::conflict_with(
-                    &crate::error::Subject::new("", "pods", name),
-                    "the UID in the binding does not match the pod",
-                ));
-            }
+        if let Some(uid) = binding.pointer("/metadata/uid").and_then(Value::as_str)
+            && objects::meta_str(&pod, "uid") != Some(uid)
+        {
+            return Err(ApiError::conflict_with(
+                &crate::error::Subject::new("", "pods", name),
+                "the UID in the binding does not match the pod",
+            ));
         }
         if pod.pointer("/metadata/deletionTimestamp").is_some() {
             return Err(ApiError::conflict_with(
@@ -189,13 +189,12 @@ pub async fn evict(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
     if let Some(uid) = eviction
         .pointer("/deleteOptions/preconditions/uid")
         .and_then(Value::as_str)
+        && objects::meta_str(&pod, "uid") != Some(uid)
     {
-        if objects::meta_str(&pod, "uid") != Some(uid) {
-            return Err(ApiError::conflict_with(
-                &ctx.subject(&name),
-                "Precondition failed: UID in precondition does not match the pod",
-            ));
-        }
+        return Err(ApiError::conflict_with(
+            &ctx.subject(&name),
+            "Precondition failed: UID in precondition does not match the pod",
+        ));
     }
     if !ctx.query.dry_run {
         match ctx.state.store.delete(&key, Some(kv.mod_revision)).await {

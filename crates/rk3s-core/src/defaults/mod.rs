@@ -117,16 +117,16 @@ fn namespace(root: &mut Map<String, Value>) {
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    if let (Some(name), Some(meta)) = (name, child(root, "metadata")) {
-        if let Some(labels) = child(meta, "labels") {
-            // Upstream always overwrites this label so it can be trusted in selectors.
-            labels.insert("kubernetes.io/metadata.name".to_string(), json!(name));
-        }
+    if let (Some(name), Some(meta)) = (name, child(root, "metadata"))
+        && let Some(labels) = child(meta, "labels")
+    {
+        // Upstream always overwrites this label so it can be trusted in selectors.
+        labels.insert("kubernetes.io/metadata.name".to_string(), json!(name));
     }
-    if let Some(spec) = child(root, "spec") {
-        if is_empty_or_absent(spec, "finalizers") {
-            spec.insert("finalizers".to_string(), json!(["kubernetes"]));
-        }
+    if let Some(spec) = child(root, "spec")
+        && is_empty_or_absent(spec, "finalizers")
+    {
+        spec.insert("finalizers".to_string(), json!(["kubernetes"]));
     }
     if let Some(status) = child(root, "status") {
         set(status, "phase", json!("Active"));
@@ -147,10 +147,10 @@ fn node(root: &mut Map<String, Value>) {
     if let Some(status) = existing(root, "status") {
         quantities::resource_map(status, "capacity");
         quantities::resource_map(status, "allocatable");
-        if let Some(capacity) = status.get("capacity").cloned() {
-            if is_empty_or_absent(status, "allocatable") {
-                status.insert("allocatable".to_string(), capacity);
-            }
+        if let Some(capacity) = status.get("capacity").cloned()
+            && is_empty_or_absent(status, "allocatable")
+        {
+            status.insert("allocatable".to_string(), capacity);
         }
     }
 }

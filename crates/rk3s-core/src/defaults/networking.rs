@@ -33,23 +33,20 @@ pub(crate) fn service(root: &mut Map<String, Value>) {
             Some(Value::String(s)) => s.is_empty(),
             _ => false,
         };
-        if unset {
-            if let Some(p) = port.get("port").cloned() {
-                port.insert("targetPort".to_string(), p);
-            }
+        if unset && let Some(p) = port.get("port").cloned() {
+            port.insert("targetPort".to_string(), p);
         }
     }
-    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
-        if let Some(client) =
+    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP")
+        && let Some(client) =
             child(spec, "sessionAffinityConfig").and_then(|c| child(c, "clientIP"))
-        {
-            set(client, "timeoutSeconds", json!(10800));
-        }
+    {
+        set(client, "timeoutSeconds", json!(10800));
     }
-    if ty == "NodePort" || ty == "LoadBalancer" {
-        if is_empty_or_absent(spec, "externalTrafficPolicy") {
-            spec.insert("externalTrafficPolicy".to_string(), json!("Cluster"));
-        }
+    if (ty == "NodePort" || ty == "LoadBalancer")
+        && is_empty_or_absent(spec, "externalTrafficPolicy")
+    {
+        spec.insert("externalTrafficPolicy".to_string(), json!("Cluster"));
     }
     if ty == "LoadBalancer" {
         set(spec, "allocateLoadBalancerNodePorts", json!(true));
@@ -64,10 +61,10 @@ pub(crate) fn service(root: &mut Map<String, Value>) {
         .get("clusterIP")
         .and_then(Value::as_str)
         .map(str::to_string);
-    if let Some(ip) = cluster_ip.filter(|ip| !ip.is_empty()) {
-        if is_empty_or_absent(spec, "clusterIPs") {
-            spec.insert("clusterIPs".to_string(), json!([ip]));
-        }
+    if let Some(ip) = cluster_ip.filter(|ip| !ip.is_empty())
+        && is_empty_or_absent(spec, "clusterIPs")
+    {
+        spec.insert("clusterIPs".to_string(), json!([ip]));
     }
     // Headless services without a selector take every family the cluster has (only IPv4 here).
     let headless_selectorless = spec.get("clusterIP").and_then(Value::as_str) == Some("None")

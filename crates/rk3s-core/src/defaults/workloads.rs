@@ -27,11 +27,11 @@ pub(crate) fn deployment(root: &mut Map<String, Value>) {
         if is_empty_or_absent(strategy, "type") {
             strategy.insert("type".to_string(), json!("RollingUpdate"));
         }
-        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-            if let Some(ru) = child(strategy, "rollingUpdate") {
-                set(ru, "maxUnavailable", json!("25%"));
-                set(ru, "maxSurge", json!("25%"));
-            }
+        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate")
+            && let Some(ru) = child(strategy, "rollingUpdate")
+        {
+            set(ru, "maxUnavailable", json!("25%"));
+            set(ru, "maxSurge", json!("25%"));
         }
     }
     set(spec, "revisionHistoryLimit", json!(10));
@@ -57,20 +57,20 @@ fn template_labels(root: &Map<String, Value>) -> Option<Map<String, Value>> {
 
 /// The object's own labels default to the template's when it has none.
 fn labels_from_template(root: &mut Map<String, Value>, labels: &Map<String, Value>) {
-    if let Some(meta) = child(root, "metadata") {
-        if is_empty_or_absent(meta, "labels") {
-            meta.insert("labels".to_string(), Value::Object(labels.clone()));
-        }
+    if let Some(meta) = child(root, "metadata")
+        && is_empty_or_absent(meta, "labels")
+    {
+        meta.insert("labels".to_string(), Value::Object(labels.clone()));
     }
 }
 
 pub(crate) fn replication_controller(root: &mut Map<String, Value>) {
     let labels = template_labels(root);
     if let Some(labels) = &labels {
-        if let Some(spec) = child(root, "spec") {
-            if is_empty_or_absent(spec, "selector") {
-                spec.insert("selector".to_string(), Value::Object(labels.clone()));
-            }
+        if let Some(spec) = child(root, "spec")
+            && is_empty_or_absent(spec, "selector")
+        {
+            spec.insert("selector".to_string(), Value::Object(labels.clone()));
         }
         labels_from_template(root, labels);
     }
@@ -88,10 +88,10 @@ pub(crate) fn stateful_set(root: &mut Map<String, Value>) {
         if is_empty_or_absent(strategy, "type") {
             strategy.insert("type".to_string(), json!("RollingUpdate"));
         }
-        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-            if let Some(ru) = child(strategy, "rollingUpdate") {
-                set(ru, "partition", json!(0));
-            }
+        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate")
+            && let Some(ru) = child(strategy, "rollingUpdate")
+        {
+            set(ru, "partition", json!(0));
         }
     }
     if let Some(policy) = child(spec, "persistentVolumeClaimRetentionPolicy") {
@@ -115,11 +115,11 @@ pub(crate) fn daemon_set(root: &mut Map<String, Value>) {
         if is_empty_or_absent(strategy, "type") {
             strategy.insert("type".to_string(), json!("RollingUpdate"));
         }
-        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-            if let Some(ru) = child(strategy, "rollingUpdate") {
-                set(ru, "maxUnavailable", json!(1));
-                set(ru, "maxSurge", json!(0));
-            }
+        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate")
+            && let Some(ru) = child(strategy, "rollingUpdate")
+        {
+            set(ru, "maxUnavailable", json!(1));
+            set(ru, "maxSurge", json!(0));
         }
     }
     set(spec, "revisionHistoryLimit", json!(10));

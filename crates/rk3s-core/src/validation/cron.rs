@@ -130,10 +130,10 @@ fn parse_value(s: &str, names: &[&str]) -> Result<u32, String> {
 }
 
 fn parse_int(s: &str) -> Result<u32, String> {
-    if let Some(rest) = s.strip_prefix('-') {
-        if rest.parse::<u32>().is_ok() {
-            return Err(format!("negative number ({s}) not allowed: {s}"));
-        }
+    if let Some(rest) = s.strip_prefix('-')
+        && rest.parse::<u32>().is_ok()
+    {
+        return Err(format!("negative number ({s}) not allowed: {s}"));
     }
     s.parse::<u32>().map_err(|_| {
         format!(

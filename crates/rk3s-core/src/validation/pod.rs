@@ -105,14 +105,14 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldEr
             ));
         }
     }
-    if let Some(ads) = i64_at(spec, &["activeDeadlineSeconds"]) {
-        if !(1..=i64::from(i32::MAX)).contains(&ads) {
-            errs.push(FieldError::invalid(
-                format!("{path}.activeDeadlineSeconds"),
-                ads,
-                "must be between 1 and 2147483647, inclusive",
-            ));
-        }
+    if let Some(ads) = i64_at(spec, &["activeDeadlineSeconds"])
+        && !(1..=i64::from(i32::MAX)).contains(&ads)
+    {
+        errs.push(FieldError::invalid(
+            format!("{path}.activeDeadlineSeconds"),
+            ads,
+            "must be between 1 and 2147483647, inclusive",
+        ));
     }
     for key in ["hostname", "subdomain"] {
         if let Some(v) = str_at(spec, &[key]).filter(|v| !v.is_empty()) {
@@ -382,14 +382,14 @@ pub(super) fn validate_resources(res: Option<&Value>, path: &str, errs: &mut Vec
     }
     let [limits, requests] = parsed;
     for (name, req) in &requests {
-        if let Some(limit) = limits.get(name) {
-            if req > limit {
-                errs.push(FieldError::invalid_str(
-                    format!("{path}.requests[{name}]"),
-                    &req.to_string(),
-                    &format!("must be less than or equal to {name} limit of {limit}"),
-                ));
-            }
+        if let Some(limit) = limits.get(name)
+            && req > limit
+        {
+            errs.push(FieldError::invalid_str(
+                format!("{path}.requests[{name}]"),
+                &req.to_string(),
+                &format!("must be less than or equal to {name} limit of {limit}"),
+            ));
         }
     }
 }
@@ -428,14 +428,14 @@ fn validate_probe(probe: &Value, path: &str, must_succeed_once: bool, errs: &mut
             ));
         }
     }
-    if must_succeed_once {
-        if let Some(n) = i64_at(probe, &["successThreshold"]).filter(|n| *n != 1 && *n >= 0) {
-            errs.push(FieldError::invalid(
-                format!("{path}.successThreshold"),
-                n,
-                "must be 1",
-            ));
-        }
+    if must_succeed_once
+        && let Some(n) = i64_at(probe, &["successThreshold"]).filter(|n| *n != 1 && *n >= 0)
+    {
+        errs.push(FieldError::invalid(
+            format!("{path}.successThreshold"),
+            n,
+            "must be 1",
+        ));
     }
     for handler in ["httpGet", "tcpSocket"] {
         if let Some(port) = get(probe, &[handler, "port"]) {
@@ -520,33 +520,34 @@ fn validate_volumes(volumes: &[Value], path: &str, errs: &mut Vec<FieldError>) -
             }
         }
         for source in ["configMap", "secret", "projected", "downwardAPI"] {
-            if let Some(mode) = i64_at(v, &[source, "defaultMode"]) {
-                if !(0..=0o777).contains(&mode) {
-                    errs.push(FieldError::invalid(
-                        format!("{vpath}.{source}.defaultMode"),
-                        mode,
-                        "must be a number between 0 and 0777 (octal), both inclusive",
-                    ));
-                }
-            }
-        }
-        if let Some(limit) = str_at(v, &["emptyDir", "sizeLimit"]) {
-            if let Err(e) = Quantity::parse(limit) {
-                errs.push(FieldError::invalid_str(
-                    format!("{vpath}.emptyDir.sizeLimit"),
-                    limit,
-                    &e.to_string(),
+            if let Some(mode) = i64_at(v, &[source, "defaultMode"])
+                && !(0..=0o777).contains(&mode)
+            {
+                errs.push(FieldError::invalid(
+                    format!("{vpath}.{source}.defaultMode"),
+                    mode,
+                    "must be a number between 0 and 0777 (octal), both inclusive",
                 ));
             }
         }
-        if let Some(medium) = str_at(v, &["emptyDir", "medium"]).filter(|m| !m.is_empty()) {
-            if medium != "Memory" && !medium.starts_with("HugePages") {
-                errs.push(FieldError::not_supported(
-                    format!("{vpath}.emptyDir.medium"),
-                    medium,
-                    &["", "Memory", "HugePages"],
-                ));
-            }
+        if let Some(limit) = str_at(v, &["emptyDir", "sizeLimit"])
+            && let Err(e) = Quantity::parse(limit)
+        {
+            errs.push(FieldError::invalid_str(
+                format!("{vpath}.emptyDir.sizeLimit"),
+                limit,
+                &e.to_string(),
+            ));
+        }
+        if let Some(medium) = str_at(v, &["emptyDir", "medium"]).filter(|m| !m.is_empty())
+            && medium != "Memory"
+            && !medium.starts_with("HugePages")
+        {
+            errs.push(FieldError::not_supported(
+                format!("{vpath}.emptyDir.medium"),
+                medium,
+                &["", "Memory", "HugePages"],
+            ));
         }
     }
     names

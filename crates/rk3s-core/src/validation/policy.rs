@@ -125,14 +125,14 @@ pub(super) fn validate_pdb(new: &Value, errs: &mut Vec<FieldError>) {
     if let Some(v) = max {
         percent_or_int(v, "spec.maxUnavailable", errs);
     }
-    if let Some(sel) = get(spec, &["selector"]) {
-        if let Err(e) = LabelSelector::from_json(sel) {
-            errs.push(FieldError::invalid(
-                "spec.selector",
-                go_label_selector(Some(sel)),
-                &e.to_string(),
-            ));
-        }
+    if let Some(sel) = get(spec, &["selector"])
+        && let Err(e) = LabelSelector::from_json(sel)
+    {
+        errs.push(FieldError::invalid(
+            "spec.selector",
+            go_label_selector(Some(sel)),
+            &e.to_string(),
+        ));
     }
     if let Some(p) = str_at(spec, &["unhealthyPodEvictionPolicy"]) {
         check_enum(

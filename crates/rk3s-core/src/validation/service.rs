@@ -107,14 +107,13 @@ pub(super) fn validate_service(old: Option<&Value>, new: &Value, errs: &mut Vec<
     if let Some(t) = i64_at(
         spec,
         &["sessionAffinityConfig", "clientIP", "timeoutSeconds"],
-    ) {
-        if !(1..=86400).contains(&t) {
-            errs.push(FieldError::invalid(
-                "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
-                t,
-                "must be greater than 0 and less than 86400",
-            ));
-        }
+    ) && !(1..=86400).contains(&t)
+    {
+        errs.push(FieldError::invalid(
+            "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+            t,
+            "must be greater than 0 and less than 86400",
+        ));
     }
     if let Some(p) = str_at(spec, &["externalTrafficPolicy"]).filter(|p| !p.is_empty()) {
         check_enum(p, &["Cluster", "Local"], "spec.externalTrafficPolicy", errs);

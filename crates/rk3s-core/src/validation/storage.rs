@@ -121,13 +121,13 @@ pub(super) fn validate_pvc(old: Option<&Value>, new: &Value, errs: &mut Vec<Fiel
     let old_size = get(old, &["spec", "resources", "requests", "storage"])
         .and_then(Value::as_str)
         .and_then(|s| Quantity::parse(s).ok());
-    if let (Some(o), Some(n)) = (old_size, new_size) {
-        if n < o {
-            errs.push(FieldError::forbidden(
-                "spec.resources.requests.storage",
-                "field can not be less than status.capacity",
-            ));
-        }
+    if let (Some(o), Some(n)) = (old_size, new_size)
+        && n < o
+    {
+        errs.push(FieldError::forbidden(
+            "spec.resources.requests.storage",
+            "field can not be less than status.capacity",
+        ));
     }
 }
 

@@ -450,13 +450,13 @@ pub(super) fn validate_job(old: Option<&Value>, new: &Value, errs: &mut Vec<Fiel
             .cloned()
             .unwrap_or(Value::Null);
         if unstarted {
-            if let Some(tmpl) = t.as_object_mut() {
-                if let Some(meta) = tmpl.get_mut("metadata").and_then(Value::as_object_mut) {
-                    meta.remove("labels");
-                    meta.remove("annotations");
-                    if meta.is_empty() {
-                        tmpl.remove("metadata");
-                    }
+            if let Some(tmpl) = t.as_object_mut()
+                && let Some(meta) = tmpl.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                meta.remove("labels");
+                meta.remove("annotations");
+                if meta.is_empty() {
+                    tmpl.remove("metadata");
                 }
             }
             if let Some(spec) = t.get_mut("spec").and_then(Value::as_object_mut) {
