@@ -1,0 +1,79 @@
+//! rk3s controllers: the ReplicaSet, Deployment and garbage-collector loops of `rk3s server`,
+//! ordinary API clients built on kube-rs, run only by the holder of a Lease.
+//! Entry point: [`run`].
+
+pub mod deployment;
+pub mod gc;
+pub mod leader;
+pub mod pods;
+pub mod replicaset;
+
+use kube::Client;
+use kube::api::GroupVersionKind;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+pub use leader::ElectionConfig;
+
+/// How the controller manager runs.
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    /// This process's name in the Lease; unique per server (e.g. `<node>_<random>`).
+    pub identity: String,
+    pub election: ElectionConfig,
+    /// Objects of one kind reconciled at once, per controller.
+    pub concurrency: u16,
+    /// Resource types the garbage collector mirrors.
+    pub gc_resources: Vec<GroupVersionKind>,
+}
+
+impl ControllerOptions {
+    pub fn new(identity: impl Into<String>) -> ControllerOptions {
+        ControllerOptions {
+            identity: identity.into(),
+            election: ElectionConfig::default(),
+            concurrency: 4,
+            gc_resources: gc::default_resources(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("invalid leader election settings")]
+    Election(#[from] leader::ElectionError),
+}
+
+/// Campaigns for the `kube-system/rk3s-controller-manager` Lease (or the one in `opts`) and,
+/// while holding it, runs every controller; on losing it the controllers stop and the campaign
+/// starts over. Returns once `shutdown` fires, after releasing the lease.
+pub async fn run(
+    client: Client,
+    opts: ControllerOptions,
+    shutdown: CancellationToken,
+) -> Result<(), ControllerError> {
+    let mut elector =
+        leader::Elector::new(client.clone(), opts.election.clone(), opts.identity.clone())?;
+    while elector.acquire(&shutdown).await {
+        let term = shutdown.child_token();
+        let loops = tokio::spawn(run_loops(client.clone(), opts.clone(), term.clone()));
+        let end = elector.hold(&shutdown).await;
+        term.cancel();
+        // The loops drain on cancellation; a panic in one is already reported by the runtime.
+        let _ = loops.await;
+        if end == leader::TermEnd::Shutdown {
+            elector.release().await;
+            break;
+        }
+        info!("leadership lost; controllers stopped");
+    }
+    Ok(())
+}
+
+async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationToken) {
+    tokio::join!(
+        replicaset::run(client.clone(), opts.concurrency, term.clone()),
+        deployment::run(client.clone(), opts.concurrency, term.clone()),
+        gc::run(client, opts.gc_resources, term),
+    );
+}

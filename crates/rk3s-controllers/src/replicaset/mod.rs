@@ -1,0 +1,215 @@
+//! ReplicaSet controller: keeps `spec.replicas` pods of the template alive and reports status.
+//! Entry point: [`run`]; the decisions live in [`decide`].
+
+pub mod decide;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use rk3s_core::selectors::{LabelSelector, LabelSelectorError};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use self::decide::ScaleAction;
+use crate::pods;
+
+/// Field manager recorded on everything this controller writes.
+const MANAGER: &str = "replicaset-controller";
+/// Re-examine every set this often even without events, as upstream's resync does.
+const RESYNC: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("replica set has no namespace")]
+    NoNamespace,
+    #[error("invalid selector")]
+    Selector(#[from] LabelSelectorError),
+    #[error("listing pods failed")]
+    ListPods(#[source] kube::Error),
+    #[error("adopting pod {pod} failed")]
+    AdoptPod { pod: String, source: kube::Error },
+    #[error("creating a pod failed")]
+    CreatePod(#[source] kube::Error),
+    #[error("deleting pod {pod} failed")]
+    DeletePod { pod: String, source: kube::Error },
+    #[error("updating status failed")]
+    UpdateStatus(#[source] kube::Error),
+    #[error("cannot build pods")]
+    Decide(#[from] decide::DecideError),
+}
+
+struct Context {
+    client: Client,
+}
+
+/// Runs the ReplicaSet controller until `shutdown` fires.
+pub async fn run(client: Client, concurrency: u16, shutdown: CancellationToken) {
+    let sets: Api<ReplicaSet> = Api::all(client.clone());
+    let pods_api: Api<Pod> = Api::all(client.clone());
+    let controller = Controller::new(sets, watcher::Config::default());
+    let store = controller.store();
+    let ctx = Arc::new(Context { client });
+    controller
+        .watches(pods_api, watcher::Config::default(), move |pod| {
+            sets_for_pod(&store, &pod)
+        })
+        .with_config(
+            ControllerConfig::default()
+                .debounce(Duration::from_millis(50))
+                .concurrency(concurrency),
+        )
+        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                debug!(error = %e, "replicaset reconcile did not complete");
+            }
+        })
+        .await;
+}
+
+/// A pod wakes its controlling set, or, when orphaned, every set whose selector matches it.
+fn sets_for_pod(store: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
+    let ns = pod.namespace().unwrap_or_default();
+    if let Some(r) = decide::controller_of(&pod.metadata) {
+        if r.kind == "ReplicaSet" && r.api_version.starts_with("apps/") {
+            return vec![ObjectRef::new(&r.name).within(&ns)];
+        }
+        return Vec::new();
+    }
+    let labels = pod.labels().clone();
+    store
+        .state()
+        .iter()
+        .filter(|rs| rs.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|rs| {
+            rs.spec
+                .as_ref()
+                .and_then(|s| LabelSelector::from_k8s(Some(&s.selector)).ok())
+                .is_some_and(|sel| !sel.is_everything() && sel.matches(&labels))
+        })
+        .map(|rs| ObjectRef::from_obj(rs.as_ref()))
+        .collect()
+}
+
+fn error_policy(rs: Arc<ReplicaSet>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    warn!(error = %error, replicaset = %rs.name_any(), "replicaset sync failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let ns = rs.namespace().ok_or(ReconcileError::NoNamespace)?;
+    let name = rs.name_any();
+    let Some(spec) = rs.spec.as_ref() else {
+        return Ok(Action::await_change());
+    };
+    let selector = LabelSelector::from_k8s(Some(&spec.selector))?;
+    // A set selecting everything would claim every pod in the namespace; upstream refuses too.
+    if selector.is_everything() {
+        return Ok(Action::await_change());
+    }
+    let uid = rs.uid().unwrap_or_default();
+    let deleting = rs.metadata.deletion_timestamp.is_some();
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let listed = pods_api
+        .list(&ListParams::default().labels(&selector.to_string()))
+        .await
+        .map_err(ReconcileError::ListPods)?
+        .items;
+    let claim = decide::claim(&uid, &selector, deleting, &listed);
+    let mut owned: Vec<Pod> = claim.owned.into_iter().cloned().collect();
+    let me = decide::controller_ref("apps/v1", "ReplicaSet", &name, &uid);
+    for orphan in claim.adopt {
+        let pod_name = orphan.name_any();
+        let patch = json!({"metadata": {
+            "ownerReferences": decide::adopted_refs(orphan, me.clone()),
+            "resourceVersion": orphan.resource_version(),
+        }});
+        match pods_api
+            .patch(&pod_name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(p) => owned.push(p),
+            // Someone else changed it first; the next sync looks again.
+            Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {}
+            Err(source) => {
+                return Err(ReconcileError::AdoptPod {
+                    pod: pod_name,
+                    source,
+                });
+            }
+        }
+    }
+
+    let now = Timestamp::now();
+    let active: Vec<&Pod> = owned.iter().filter(|p| pods::is_active(p)).collect();
+    if !deleting {
+        match decide::scale_action(spec.replicas.unwrap_or(1), &active, now) {
+            ScaleAction::Nothing => {}
+            ScaleAction::Create(n) => create_pods(&pods_api, &rs, n).await?,
+            ScaleAction::Delete(names) => {
+                for pod in names {
+                    match pods_api.delete(&pod, &DeleteParams::default()).await {
+                        Ok(_) => {}
+                        Err(kube::Error::Api(e)) if e.code == 404 => {}
+                        Err(source) => return Err(ReconcileError::DeletePod { pod, source }),
+                    }
+                }
+            }
+        }
+    }
+
+    let status = decide::status(&rs, &active, now);
+    if rs.status.as_ref() != Some(&status) {
+        let sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+        match sets
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": status})),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Action::await_change()),
+            Err(e) => return Err(ReconcileError::UpdateStatus(e)),
+        }
+    }
+    let next = decide::next_availability_check(&rs, &active, now)
+        .map(|d| d + Duration::from_millis(100))
+        .unwrap_or(RESYNC);
+    Ok(Action::requeue(next))
+}
+
+/// Creates pods in batches of 1, 2, 4, … so a template the API rejects fails once, not `n` times.
+async fn create_pods(api: &Api<Pod>, rs: &ReplicaSet, n: usize) -> Result<(), ReconcileError> {
+    let pod = decide::pod_from_template(rs)?;
+    let params = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..Default::default()
+    };
+    let mut remaining = n;
+    let mut batch = 1;
+    while remaining > 0 {
+        let size = batch.min(remaining);
+        let results = futures::future::join_all((0..size).map(|_| api.create(&params, &pod))).await;
+        for r in results {
+            if let Err(e) = r {
+                return Err(ReconcileError::CreatePod(e));
+            }
+        }
+        remaining -= size;
+        batch *= 2;
+    }
+    Ok(())
+}
