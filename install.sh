@@ -32,7 +32,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 if $want_test_deps; then
-  python3 -c 'import kubernetes' 2>/dev/null || python3 -m pip install -q kubernetes
+  python3 -c 'import kubernetes, schemathesis' 2>/dev/null || python3 -m pip install -q kubernetes schemathesis
   command -v kubectl >/dev/null 2>&1 || { echo "error: the tests need kubectl (v1.32) in PATH" >&2; exit 1; }
 fi
 
