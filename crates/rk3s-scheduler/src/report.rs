@@ -1,0 +1,143 @@
+//! What the scheduler writes about a decision: the Binding, the PodScheduled=False condition
+//! and the FailedScheduling event, built as values (no I/O). Entry points: [`binding`],
+//! [`unschedulable_patch`], [`failed_scheduling_event`].
+
+use k8s_openapi::api::core::v1::{Binding, Event, EventSource, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use serde_json::{Value, json};
+
+pub fn binding(pod: &Pod, node: &str) -> Binding {
+    Binding {
+        metadata: ObjectMeta {
+            name: pod.metadata.name.clone(),
+            namespace: pod.metadata.namespace.clone(),
+            uid: pod.metadata.uid.clone(),
+            ..Default::default()
+        },
+        target: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(node.to_string()),
+            ..Default::default()
+        },
+    }
+}
+
+/// Whether the pod already shows this exact unschedulable verdict (then no write is needed).
+pub fn already_reported(pod: &Pod, message: &str) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable")
+                && c.message.as_deref() == Some(message)
+        })
+}
+
+/// A strategic merge patch for `pods/status` (conditions merge by type).
+pub fn unschedulable_patch(message: &str, now: jiff::Timestamp) -> Value {
+    json!({"status": {"conditions": [{
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": message,
+        "lastProbeTime": null,
+        "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }]}})
+}
+
+/// A core/v1 Warning event about `pod`, from `scheduler` (as `kubectl describe` shows it).
+pub fn failed_scheduling_event(
+    pod: &Pod,
+    message: &str,
+    scheduler: &str,
+    now: jiff::Timestamp,
+) -> Event {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+            namespace: Some(ns.clone()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(name),
+            namespace: Some(ns),
+            uid: pod.metadata.uid.clone(),
+            resource_version: pod.metadata.resource_version.clone(),
+            ..Default::default()
+        },
+        reason: Some("FailedScheduling".into()),
+        message: Some(message.to_string()),
+        type_: Some("Warning".into()),
+        source: Some(EventSource {
+            component: Some(scheduler.to_string()),
+            host: None,
+        }),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        event_time: Some(MicroTime(now)),
+        count: Some(1),
+        action: Some("Scheduling".into()),
+        reporting_component: Some(scheduler.to_string()),
+        reporting_instance: Some(scheduler.to_string()),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod() -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "ns", "uid": "u1"}, "spec": {"containers": []}})).unwrap()
+    }
+
+    #[test]
+    fn binding_targets_the_node_and_carries_the_uid() {
+        let b = serde_json::to_value(binding(&pod(), "n1")).unwrap();
+        assert_eq!(
+            b["target"],
+            json!({"apiVersion": "v1", "kind": "Node", "name": "n1"})
+        );
+        assert_eq!(b["metadata"]["uid"], "u1");
+    }
+
+    #[test]
+    fn event_names_the_pod_and_the_scheduler() {
+        let e = failed_scheduling_event(
+            &pod(),
+            "0/1 nodes are available",
+            "default-scheduler",
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        let v = serde_json::to_value(e).unwrap();
+        assert_eq!(v["involvedObject"]["name"], "p");
+        assert_eq!(v["involvedObject"]["uid"], "u1");
+        assert_eq!(v["metadata"]["namespace"], "ns");
+        assert_eq!(v["source"]["component"], "default-scheduler");
+        assert_eq!(v["type"], "Warning");
+        assert_eq!(v["reason"], "FailedScheduling");
+    }
+
+    #[test]
+    fn same_message_is_not_reported_twice() {
+        let mut p = pod();
+        assert!(!already_reported(&p, "m"));
+        let patch = unschedulable_patch("m", jiff::Timestamp::UNIX_EPOCH);
+        p.status = serde_json::from_value(patch["status"].clone()).unwrap();
+        assert!(already_reported(&p, "m"));
+        assert!(!already_reported(&p, "other"));
+    }
+}

@@ -1,0 +1,351 @@
+//! The scheduler loop against the API: reflector caches of nodes and pods, the scheduling
+//! queue, decisions in batches over one snapshot, and binds/status/event writes running
+//! concurrently. Entry point: [`run`].
+
+use std::collections::HashMap;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::queue::SchedulingQueue;
+use crate::report;
+use crate::schedule::{FitError, schedule};
+use crate::snapshot::{Snapshot, is_terminal};
+
+/// Pods decided per snapshot.
+const BATCH: usize = 256;
+/// API writes (binds, condition patches, events) in flight at once.
+const MAX_IN_FLIGHT: usize = 64;
+const TICK: Duration = Duration::from_millis(200);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("node watch ended")]
+    NodeWatchEnded,
+    #[error("pod watch ended")]
+    PodWatchEnded,
+    #[error("binding pod {pod} to {node} failed")]
+    Bind {
+        pod: String,
+        node: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("recording that pod {pod} is unschedulable failed")]
+    Report {
+        pod: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn key_of(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+/// Whether this scheduler should place the pod now.
+fn wants_scheduling(pod: &Pod, scheduler_name: &str) -> bool {
+    let Some(spec) = pod.spec.as_ref() else {
+        return false;
+    };
+    node_name(pod).is_none()
+        && pod.metadata.deletion_timestamp.is_none()
+        && !is_terminal(pod)
+        && spec
+            .scheduler_name
+            .as_deref()
+            .unwrap_or("default-scheduler")
+            == scheduler_name
+        && spec.scheduling_gates.as_ref().is_none_or(|g| g.is_empty())
+}
+
+/// The outcome of one write, fed back into the queue.
+enum Outcome {
+    Bound {
+        key: String,
+    },
+    BindFailed {
+        key: String,
+        generation: Option<i64>,
+        error: SchedulerError,
+    },
+    Reported,
+    ReportFailed(SchedulerError),
+}
+
+/// Runs the scheduler until `shutdown`; pods whose `spec.schedulerName` is `scheduler_name`
+/// (`default-scheduler` for the default profile) are bound to nodes.
+pub async fn run(
+    client: kube::Client,
+    scheduler_name: &str,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
+    let (nodes, node_writer) = reflector::store::<Node>();
+    let (pods, pod_writer) = reflector::store::<Pod>();
+    let mut node_events = pin!(
+        watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .reflect(node_writer)
+    );
+    let mut pod_events = pin!(
+        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .reflect(pod_writer)
+    );
+    let mut queue = SchedulingQueue::default();
+    // Decided but not yet seen bound in the cache: pod key -> (node, pod).
+    let mut assumed: HashMap<String, (String, Arc<Pod>)> = HashMap::new();
+    let mut in_flight = FuturesUnordered::new();
+    let (mut nodes_synced, mut pods_synced) = (false, false);
+    let mut tick = tokio::time::interval(TICK);
+    info!(scheduler = scheduler_name, "scheduler started");
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            ev = node_events.next() => match ev {
+                Some(Ok(watcher::Event::InitDone)) => { nodes_synced = true; queue.cluster_changed(); }
+                Some(Ok(_)) => queue.cluster_changed(),
+                Some(Err(e)) => debug!(error = %e, "node watch error; retrying"),
+                None => return Err(SchedulerError::NodeWatchEnded),
+            },
+            ev = pod_events.next() => {
+                let mut next = ev;
+                // Drain whatever else is ready so a burst of creations becomes one batch.
+                for _ in 0..1024 {
+                    match next {
+                        Some(Ok(e)) => {
+                            if matches!(e, watcher::Event::InitDone) {
+                                pods_synced = true;
+                            }
+                            on_pod_event(e, scheduler_name, &mut queue, &mut assumed);
+                        }
+                        Some(Err(e)) => debug!(error = %e, "pod watch error; retrying"),
+                        None => return Err(SchedulerError::PodWatchEnded),
+                    }
+                    match pod_events.next().now_or_never() {
+                        Some(ev) => next = ev,
+                        None => break,
+                    }
+                }
+            }
+            Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                on_outcome(outcome, &mut queue, &mut assumed);
+            }
+            _ = tick.tick() => {
+                queue.requeue_due(Instant::now());
+            }
+        }
+        if nodes_synced && pods_synced && queue.has_active() && in_flight.len() < MAX_IN_FLIGHT {
+            let room = BATCH.min(MAX_IN_FLIGHT * 4);
+            let batch = queue.pop_batch(room);
+            decide(
+                &client,
+                scheduler_name,
+                &batch,
+                &nodes,
+                &pods,
+                &mut queue,
+                &mut assumed,
+                &mut in_flight,
+            );
+        }
+    }
+    info!(scheduler = scheduler_name, "scheduler stopped");
+    Ok(())
+}
+
+fn on_pod_event(
+    ev: watcher::Event<Pod>,
+    scheduler_name: &str,
+    queue: &mut SchedulingQueue,
+    assumed: &mut HashMap<String, (String, Arc<Pod>)>,
+) {
+    match ev {
+        watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
+            let key = key_of(&pod);
+            if wants_scheduling(&pod, scheduler_name) {
+                if !assumed.contains_key(&key) {
+                    queue.observe_pending(&key, pod.metadata.generation);
+                }
+            } else {
+                queue.forget(&key);
+                if node_name(&pod).is_some() {
+                    assumed.remove(&key);
+                }
+                if is_terminal(&pod) {
+                    queue.cluster_changed();
+                }
+            }
+        }
+        watcher::Event::Delete(pod) => {
+            let key = key_of(&pod);
+            queue.forget(&key);
+            assumed.remove(&key);
+            queue.cluster_changed();
+        }
+        watcher::Event::Init | watcher::Event::InitDone => {}
+    }
+}
+
+fn on_outcome(
+    outcome: Outcome,
+    queue: &mut SchedulingQueue,
+    assumed: &mut HashMap<String, (String, Arc<Pod>)>,
+) {
+    match outcome {
+        Outcome::Bound { key } => {
+            // The cache drops the assumption once it shows the pod bound.
+            debug!(pod = %key, "bound");
+        }
+        Outcome::BindFailed {
+            key,
+            generation,
+            error,
+        } => {
+            warn!(error = %error, pod = %key, "bind failed; will retry");
+            assumed.remove(&key);
+            queue.retry_later(&key, generation, Instant::now());
+        }
+        Outcome::Reported => {}
+        Outcome::ReportFailed(e) => warn!(error = %e, "status or event write failed"),
+    }
+}
+
+type Write = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    client: &kube::Client,
+    scheduler_name: &str,
+    batch: &[String],
+    nodes: &Store<Node>,
+    pods: &Store<Pod>,
+    queue: &mut SchedulingQueue,
+    assumed: &mut HashMap<String, (String, Arc<Pod>)>,
+    in_flight: &mut FuturesUnordered<Write>,
+) {
+    let mut snapshot = Snapshot::new(nodes.state(), pods.state());
+    for (node, pod) in assumed.values() {
+        snapshot.assume(node, pod.clone());
+    }
+    for key in batch {
+        let Some((ns, name)) = key.split_once('/') else {
+            continue;
+        };
+        let Some(pod) = pods.get(&ObjectRef::new(name).within(ns)) else {
+            continue;
+        };
+        if !wants_scheduling(&pod, scheduler_name) || assumed.contains_key(key) {
+            continue;
+        }
+        let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        match schedule(&pod, &snapshot) {
+            Ok(node) => {
+                let mut placed = (*pod).clone();
+                if let Some(spec) = placed.spec.as_mut() {
+                    spec.node_name = Some(node.clone());
+                }
+                let placed = Arc::new(placed);
+                snapshot.assume(&node, placed.clone());
+                assumed.insert(key.clone(), (node.clone(), placed));
+                let binding = report::binding(&pod, &node);
+                let key = key.clone();
+                let generation = pod.metadata.generation;
+                in_flight.push(Box::pin(async move {
+                    match api
+                        .create_subresource::<_, serde_json::Value>(
+                            "binding",
+                            &binding_name(&binding),
+                            &PostParams::default(),
+                            &binding,
+                        )
+                        .await
+                    {
+                        Ok(_) => Outcome::Bound { key },
+                        Err(source) => Outcome::BindFailed {
+                            error: SchedulerError::Bind {
+                                pod: key.clone(),
+                                node,
+                                source,
+                            },
+                            key,
+                            generation,
+                        },
+                    }
+                }));
+            }
+            Err(fit) => {
+                queue.park(key, pod.metadata.generation, Instant::now());
+                let message = fit.to_string();
+                if report::already_reported(&pod, &message) {
+                    continue;
+                }
+                debug!(pod = %key, reason = %message, "unschedulable");
+                in_flight.push(report_failure(
+                    api,
+                    client.clone(),
+                    pod.clone(),
+                    fit,
+                    scheduler_name.to_string(),
+                ));
+            }
+        }
+    }
+}
+
+fn binding_name(b: &k8s_openapi::api::core::v1::Binding) -> String {
+    b.metadata.name.clone().unwrap_or_default()
+}
+
+fn report_failure(
+    api: Api<Pod>,
+    client: kube::Client,
+    pod: Arc<Pod>,
+    fit: FitError,
+    scheduler: String,
+) -> Write {
+    Box::pin(async move {
+        let now = jiff::Timestamp::now();
+        let message = fit.to_string();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let key = key_of(&pod);
+        let patch = report::unschedulable_patch(&message, now);
+        if let Err(source) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+        {
+            return Outcome::ReportFailed(SchedulerError::Report { pod: key, source });
+        }
+        let event = report::failed_scheduling_event(&pod, &message, &scheduler, now);
+        let ns = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let events: Api<Event> = Api::namespaced(client, &ns);
+        match events.create(&PostParams::default(), &event).await {
+            Ok(_) => Outcome::Reported,
+            Err(source) => Outcome::ReportFailed(SchedulerError::Report { pod: key, source }),
+        }
+    })
+}
