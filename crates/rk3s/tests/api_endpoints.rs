@@ -175,3 +175,19 @@ fn older_kubectl_versions_use_their_discovery_forms() {
         );
     }
 }
+
+#[test]
+fn system_namespaces_cannot_be_deleted_and_component_statuses_answer() {
+    let s = Server::start();
+    for ns in ["default", "kube-system", "kube-public"] {
+        let err = s.fails(&["delete", "namespace", ns]);
+        assert!(
+            err.contains("this namespace may not be deleted"),
+            "{ns}: {err}"
+        );
+    }
+    s.ok(&["get", "namespace", "default"]);
+    let out = s.ok(&["get", "componentstatuses"]);
+    assert!(out.contains("etcd-0") && out.contains("Healthy"), "{out}");
+    s.ok(&["get", "cs", "etcd-0"]);
+}

@@ -85,6 +85,9 @@ pub async fn handle(
     let path = parts.uri.path().to_string();
     let mut metric_verb = parts.method.as_str().to_string();
     let mut metric_resource = String::new();
+    // Read the whole body before answering anything: an error sent while the client is
+    // still writing would reset the connection instead of reaching it.
+    let body = read_body(body).await;
     let result = serve(
         &state,
         &peer,
@@ -120,7 +123,7 @@ async fn serve(
     state: &Arc<ApiState>,
     peer: &PeerIdentity,
     parts: &http::request::Parts,
-    body: Body,
+    body: ApiResult<Bytes>,
     metric_verb: &mut String,
     metric_resource: &mut String,
 ) -> ApiResult<Response> {
@@ -236,7 +239,7 @@ async fn serve(
         && ctx.target.rt.plural == "serviceaccounts"
     {
         return match verb {
-            "create" => reviews::token_request(&ctx, &read_body(body).await?).await,
+            "create" => reviews::token_request(&ctx, &body?).await,
             _ => Err(ApiError::MethodNotAllowed(format!(
                 "{verb} is not allowed on serviceaccounts/token"
             ))),
@@ -246,10 +249,10 @@ async fn serve(
         match (ctx.target.subresource.as_deref(), verb) {
             (Some("binding"), "create") => {
                 let name = ctx.target.name.clone().unwrap_or_default();
-                return pods::bind(&ctx, &name, &read_body(body).await?).await;
+                return pods::bind(&ctx, &name, &body?).await;
             }
             (Some("eviction"), "create") => {
-                return pods::evict(&ctx, &read_body(body).await?).await;
+                return pods::evict(&ctx, &body?).await;
             }
             (Some("binding" | "eviction"), _) => {
                 return Err(ApiError::MethodNotAllowed(format!(
@@ -261,7 +264,7 @@ async fn serve(
     }
     // The legacy `bindings` resource: POST …/namespaces/{ns}/bindings with the pod's name.
     if ctx.target.rt.group.is_empty() && ctx.target.rt.plural == "bindings" && verb == "create" {
-        let bytes = read_body(body).await?;
+        let bytes = body?;
         let format = negotiate::body_format(ctx.headers)?;
         let binding = negotiate::decode_body(format, &bytes)?;
         let name = binding
@@ -271,10 +274,13 @@ async fn serve(
             .to_string();
         return pods::bind(&ctx, &name, &bytes).await;
     }
+    if ctx.target.rt.group.is_empty() && ctx.target.rt.plural == "componentstatuses" {
+        return component_statuses(&ctx, verb).await;
+    }
     // Kinds without storage (reviews, bindings, component statuses) are answered, not stored.
     if ctx.target.rt.storage_prefix.is_empty() {
         return match verb {
-            "create" => reviews::create(&ctx, &read_body(body).await?).await,
+            "create" => reviews::create(&ctx, &body?).await,
             _ => Err(ApiError::MethodNotAllowed(format!(
                 "{verb} is not supported on {}",
                 ctx.target.rt.plural
@@ -284,8 +290,8 @@ async fn serve(
     if ctx.target.subresource.as_deref() == Some("scale") {
         return match verb {
             "get" => scale::get(&ctx).await,
-            "update" => scale::write(&ctx, &read_body(body).await?, false).await,
-            "patch" => scale::write(&ctx, &read_body(body).await?, true).await,
+            "update" => scale::write(&ctx, &body?, false).await,
+            "patch" => scale::write(&ctx, &body?, true).await,
             _ => Err(ApiError::MethodNotAllowed(format!(
                 "{verb} is not allowed on the scale subresource"
             ))),
@@ -296,23 +302,23 @@ async fn serve(
         "list" => list::list(&ctx).await,
         "watch" => watch::watch(&ctx).await,
         "create" => {
-            let body = read_body(body).await?;
+            let body = body?;
             create::create(&ctx, &body).await
         }
         "update" => {
-            let body = read_body(body).await?;
+            let body = body?;
             update::update(&ctx, &body).await
         }
         "patch" => {
-            let body = read_body(body).await?;
+            let body = body?;
             patch::patch(&ctx, &body).await
         }
         "delete" => {
-            let body = read_body(body).await?;
+            let body = body?;
             delete::delete(&ctx, &body).await
         }
         "deletecollection" => {
-            let body = read_body(body).await?;
+            let body = body?;
             delete::delete_collection(&ctx, &body).await
         }
         _ => Err(ApiError::MethodNotAllowed(format!(
@@ -603,4 +609,41 @@ pub(crate) fn track_fields(ctx: &Ctx<'_>, old: Option<&Value>, new: Value) -> Va
         &now,
         &nav,
     )
+}
+
+/// `componentstatuses` (deprecated upstream, still listed by discovery): the health of what
+/// this server runs — today the datastore, under upstream's name for it.
+async fn component_statuses(ctx: &Ctx<'_>, verb: &str) -> ApiResult<Response> {
+    let healthy = ctx.state.store.current_revision().await.is_ok();
+    let item = serde_json::json!({
+        "kind": "ComponentStatus",
+        "apiVersion": "v1",
+        "metadata": {"name": "etcd-0"},
+        "conditions": [{
+            "type": "Healthy",
+            "status": if healthy { "True" } else { "False" },
+            "message": if healthy { "ok" } else { "datastore unavailable" },
+        }],
+    });
+    let repr = negotiate::representation(ctx.headers)?;
+    match (verb, ctx.target.name.as_deref()) {
+        ("get", Some("etcd-0")) => Ok(render::object(
+            StatusCode::OK,
+            &ctx.target.rt,
+            &item,
+            repr,
+            None,
+        )),
+        ("get", Some(other)) => Err(ApiError::not_found(&ctx.subject(other))),
+        ("list", _) => Ok(render::list(
+            &ctx.target.rt,
+            vec![item],
+            serde_json::json!({}),
+            repr,
+            ctx.query.include_object.as_deref(),
+        )),
+        _ => Err(ApiError::MethodNotAllowed(format!(
+            "{verb} is not supported on componentstatuses"
+        ))),
+    }
 }
