@@ -125,6 +125,14 @@ fn create_set_image_undo_scale_and_delete_behave_as_upstream() {
         reason("Progressing").as_deref(),
         Some("NewReplicaSetAvailable")
     );
+    s.eventually("scaling events", None, || {
+        s.ok(&["describe", "deployment", "web"])
+            .contains(&format!("Scaled up replica set {first_rs} from 0 to 3"))
+    });
+    s.eventually("pod creation events", None, || {
+        s.ok(&["describe", "rs", &first_rs])
+            .contains("SuccessfulCreate")
+    });
     let rs = s.json(&["get", "rs", &first_rs]);
     assert_eq!(int(&rs, "/status/readyReplicas"), 3);
     assert_eq!(int(&rs, "/status/availableReplicas"), 3);
