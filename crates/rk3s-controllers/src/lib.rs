@@ -3,6 +3,7 @@
 //! Entry point: [`run`].
 
 pub mod deployment;
+pub mod events;
 pub mod gc;
 pub mod leader;
 pub mod pods;
@@ -72,8 +73,18 @@ pub async fn run(
 
 async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationToken) {
     tokio::join!(
-        replicaset::run(client.clone(), opts.concurrency, term.clone()),
-        deployment::run(client.clone(), opts.concurrency, term.clone()),
+        replicaset::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        deployment::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
         gc::run(client, opts.gc_resources, term),
     );
 }

@@ -24,12 +24,15 @@ use tracing::{debug, warn};
 pub use sync::SyncError;
 
 /// Runs the Deployment controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, shutdown: CancellationToken) {
+pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: CancellationToken) {
     let deployments: Api<Deployment> = Api::all(client.clone());
     let sets: Api<ReplicaSet> = Api::all(client.clone());
     let controller = Controller::new(deployments, watcher::Config::default());
     let store = controller.store();
-    let ctx = Arc::new(sync::Context { client });
+    let ctx = Arc::new(sync::Context {
+        events: crate::events::Events::new(client.clone(), sync::MANAGER, instance),
+        client,
+    });
     controller
         .watches(sets, watcher::Config::default(), move |rs| {
             deployments_for_set(&store, &rs)

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use rk3s_core::selectors::{LabelSelector, LabelSelectorError};
 use serde_json::json;
 
@@ -21,9 +21,10 @@ use super::hash::{self, POD_TEMPLATE_HASH};
 use super::history;
 use super::rollout::{self, Bounds, RolloutError, RsView};
 use super::status;
+use crate::events::Events;
 use crate::replicaset::decide::{controller_of, controller_ref};
 
-const MANAGER: &str = "deployment-controller";
+pub const MANAGER: &str = "deployment-controller";
 const RESYNC: Duration = Duration::from_secs(300);
 /// How often a Recreate rollout looks again for old pods that are still shutting down.
 const OLD_POD_POLL: Duration = Duration::from_secs(2);
@@ -56,11 +57,13 @@ pub enum SyncError {
 
 pub struct Context {
     pub client: Client,
+    pub events: Events,
 }
 
 /// Everything one sync works with.
 struct Sync<'a> {
     d: Deployment,
+    events: &'a Events,
     /// The status as read, before this sync touched its conditions.
     stored: Option<DeploymentStatus>,
     spec: &'a DeploymentSpec,
@@ -98,6 +101,7 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, 
     let strategy = spec.strategy.as_ref();
     let s = Sync {
         d: (*d).clone(),
+        events: &ctx.events,
         stored: d.status.clone(),
         spec,
         ns: ns.clone(),
@@ -492,6 +496,12 @@ impl Sync<'_> {
                 });
             }
         };
+        if size > 0 {
+            let note = format!("Scaled up replica set {rs_name} from 0 to {size}");
+            self.events
+                .normal(&self.d.object_ref(&()), "ScalingReplicaSet", "Scale", note)
+                .await;
+        }
         let msg = format!("Created new replica set {rs_name:?}");
         let c = status::condition(
             status::PROGRESSING,
@@ -549,7 +559,18 @@ impl Sync<'_> {
             }},
             "spec": {"replicas": size},
         });
-        self.patch_rs(&rs.name_any(), &patch).await
+        let scaled = self.patch_rs(&rs.name_any(), &patch).await?;
+        if v.spec_replicas != size {
+            let verb = if size > v.spec_replicas { "up" } else { "down" };
+            let note = format!(
+                "Scaled {verb} replica set {} from {} to {size}",
+                v.name, v.spec_replicas
+            );
+            self.events
+                .normal(&self.d.object_ref(&()), "ScalingReplicaSet", "Scale", note)
+                .await;
+        }
+        Ok(scaled)
     }
 
     async fn patch_rs(

@@ -14,13 +14,14 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use rk3s_core::selectors::{LabelSelector, LabelSelectorError};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use self::decide::ScaleAction;
+use crate::events::Events;
 use crate::pods;
 
 /// Field manager recorded on everything this controller writes.
@@ -50,15 +51,19 @@ pub enum ReconcileError {
 
 struct Context {
     client: Client,
+    events: Events,
 }
 
 /// Runs the ReplicaSet controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, shutdown: CancellationToken) {
+pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: CancellationToken) {
     let sets: Api<ReplicaSet> = Api::all(client.clone());
     let pods_api: Api<Pod> = Api::all(client.clone());
     let controller = Controller::new(sets, watcher::Config::default());
     let store = controller.store();
-    let ctx = Arc::new(Context { client });
+    let ctx = Arc::new(Context {
+        events: Events::new(client.clone(), MANAGER, instance),
+        client,
+    });
     controller
         .watches(pods_api, watcher::Config::default(), move |pod| {
             sets_for_pod(&store, &pod)
@@ -156,11 +161,16 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
     if !deleting {
         match decide::scale_action(spec.replicas.unwrap_or(1), &active, now) {
             ScaleAction::Nothing => {}
-            ScaleAction::Create(n) => create_pods(&pods_api, &rs, n).await?,
+            ScaleAction::Create(n) => create_pods(&pods_api, &rs, n, &ctx.events).await?,
             ScaleAction::Delete(names) => {
                 for pod in names {
                     match pods_api.delete(&pod, &DeleteParams::default()).await {
-                        Ok(_) => {}
+                        Ok(_) => {
+                            let note = format!("Deleted pod: {pod}");
+                            ctx.events
+                                .normal(&rs.object_ref(&()), "SuccessfulDelete", "Delete", note)
+                                .await;
+                        }
                         Err(kube::Error::Api(e)) if e.code == 404 => {}
                         Err(source) => return Err(ReconcileError::DeletePod { pod, source }),
                     }
@@ -192,7 +202,12 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
 }
 
 /// Creates pods in batches of 1, 2, 4, … so a template the API rejects fails once, not `n` times.
-async fn create_pods(api: &Api<Pod>, rs: &ReplicaSet, n: usize) -> Result<(), ReconcileError> {
+async fn create_pods(
+    api: &Api<Pod>,
+    rs: &ReplicaSet,
+    n: usize,
+    events: &Events,
+) -> Result<(), ReconcileError> {
     let pod = decide::pod_from_template(rs)?;
     let params = PostParams {
         field_manager: Some(MANAGER.into()),
@@ -203,9 +218,24 @@ async fn create_pods(api: &Api<Pod>, rs: &ReplicaSet, n: usize) -> Result<(), Re
     while remaining > 0 {
         let size = batch.min(remaining);
         let results = futures::future::join_all((0..size).map(|_| api.create(&params, &pod))).await;
+        let on = rs.object_ref(&());
         for r in results {
-            if let Err(e) = r {
-                return Err(ReconcileError::CreatePod(e));
+            match r {
+                Ok(p) => {
+                    let note = format!("Created pod: {}", p.name_any());
+                    events.normal(&on, "SuccessfulCreate", "Create", note).await;
+                }
+                Err(e) => {
+                    events
+                        .warning(
+                            &on,
+                            "FailedCreate",
+                            "Create",
+                            format!("Error creating: {e}"),
+                        )
+                        .await;
+                    return Err(ReconcileError::CreatePod(e));
+                }
             }
         }
         remaining -= size;

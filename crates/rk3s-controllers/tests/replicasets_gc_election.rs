@@ -1,0 +1,211 @@
+//! ReplicaSets, the garbage collector and leader election against the real server and kubectl.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Controllers, Server, controller_uid, names};
+use serde_json::Value;
+
+const RS: &str = r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: cache}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec: {containers: [{name: c, image: busybox}]}
+"#;
+
+fn live_pods(s: &Server, selector: &str) -> Vec<Value> {
+    s.items(&["pods", "-l", selector])
+        .into_iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .collect()
+}
+
+#[test]
+fn a_replica_set_adopts_orphans_and_deletes_unready_pods_first() {
+    let s = Server::start();
+    let _c = Controllers::start(&s.kubeconfig(), "test-manager");
+    s.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: stray, labels: {app: cache}}
+spec: {containers: [{name: c, image: busybox}]}
+"#,
+    );
+    s.make_ready("app=cache");
+    s.apply(RS);
+    s.eventually("two pods, the stray adopted", None, || {
+        live_pods(&s, "app=cache").len() == 2
+    });
+    let rs = s.json(&["get", "rs", "cache"]);
+    let stray = s.json(&["get", "pod", "stray"]);
+    assert_eq!(
+        controller_uid(&stray),
+        rs["metadata"]["uid"].as_str().map(str::to_string)
+    );
+
+    s.eventually("status to count the ready stray", None, || {
+        let rs = s.json(&["get", "rs", "cache"]);
+        rs["status"]["replicas"] == 2
+            && rs["status"]["readyReplicas"] == 1
+            && rs["status"]["observedGeneration"].is_i64()
+    });
+    // Scaling down removes the pod that is not ready and keeps the ready one.
+    s.ok(&["scale", "rs", "cache", "--replicas=1"]);
+    s.eventually("one pod left", None, || {
+        live_pods(&s, "app=cache").len() == 1
+    });
+    assert_eq!(
+        names(&live_pods(&s, "app=cache")),
+        vec!["stray".to_string()]
+    );
+
+    // A deleted pod is replaced.
+    s.ok(&["delete", "pod", "stray"]);
+    s.eventually("a replacement pod", None, || {
+        let pods = live_pods(&s, "app=cache");
+        pods.len() == 1 && names(&pods)[0].starts_with("cache-")
+    });
+}
+
+#[test]
+fn the_orphan_finalizer_leaves_dependents_behind_without_owner() {
+    let s = Server::start();
+    let _c = Controllers::start(&s.kubeconfig(), "test-manager");
+    s.apply(RS);
+    s.eventually("two pods", None, || live_pods(&s, "app=cache").len() == 2);
+    s.ok(&[
+        "patch",
+        "rs",
+        "cache",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["orphan"]}}"#,
+    ]);
+    s.ok(&["delete", "rs", "cache", "--wait=false"]);
+    s.eventually("the replica set to go", None, || {
+        s.items(&["rs"]).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let pods = live_pods(&s, "app=cache");
+    assert_eq!(pods.len(), 2, "orphaned pods stay");
+    for p in pods {
+        assert!(
+            p["metadata"]["ownerReferences"]
+                .as_array()
+                .is_none_or(|r| r.is_empty()),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn foreground_deletion_waits_for_dependents_and_background_collects_them() {
+    let s = Server::start();
+    let _c = Controllers::start(&s.kubeconfig(), "test-manager");
+    s.apply(RS);
+    s.eventually("two pods", None, || live_pods(&s, "app=cache").len() == 2);
+    s.ok(&[
+        "patch",
+        "rs",
+        "cache",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["foregroundDeletion"]}}"#,
+    ]);
+    s.ok(&["delete", "rs", "cache", "--wait=false"]);
+    s.eventually("pods first, then the replica set", None, || {
+        // Sets first: pods only ever go, so pods seen after the set is gone were there
+        // when it went. The owner may not vanish while a blocking dependent is still there.
+        let sets = s.items(&["rs"]);
+        let pods = s.items(&["pods", "-l", "app=cache"]);
+        assert!(
+            !sets.is_empty() || pods.is_empty(),
+            "owner went before its pods"
+        );
+        pods.is_empty() && sets.is_empty()
+    });
+
+    // A dependent whose owner never existed under that uid is collected too.
+    s.apply(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dangling
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: ReplicaSet, name: ghost, uid: 00000000-0000-0000-0000-000000000000}
+"#,
+    );
+    s.eventually("the dangling config map to go", None, || {
+        !s.kubectl(&["get", "configmap", "dangling"])
+            .status
+            .success()
+    });
+}
+
+#[test]
+fn only_the_lease_holder_runs_and_a_successor_takes_over() {
+    let s = Server::start();
+    let first = Controllers::start(&s.kubeconfig(), "manager-a");
+    s.eventually("manager-a to lead", None, || {
+        let out = s.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "rk3s-controller-manager",
+            "-o",
+            "json",
+        ]);
+        out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|l| {
+                l["spec"]["holderIdentity"] == "manager-a" && l["spec"]["renewTime"].is_string()
+            })
+    });
+    let second = Controllers::start(&s.kubeconfig(), "manager-b");
+    std::thread::sleep(Duration::from_secs(3));
+    let lease = s.json(&[
+        "get",
+        "lease",
+        "-n",
+        "kube-system",
+        "rk3s-controller-manager",
+    ]);
+    assert_eq!(
+        lease["spec"]["holderIdentity"], "manager-a",
+        "the holder keeps the lease"
+    );
+
+    assert!(first.stop().is_ok());
+    s.eventually("manager-b to take over", None, || {
+        let l = s.json(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "rk3s-controller-manager",
+        ]);
+        l["spec"]["holderIdentity"] == "manager-b"
+    });
+    let lease = s.json(&[
+        "get",
+        "lease",
+        "-n",
+        "kube-system",
+        "rk3s-controller-manager",
+    ]);
+    assert!(lease["spec"]["leaseTransitions"].as_i64().unwrap_or(0) >= 1);
+    // The new leader does the work.
+    s.apply(RS);
+    s.eventually("pods from the new leader", None, || {
+        live_pods(&s, "app=cache").len() == 2
+    });
+    assert!(second.stop().is_ok());
+}

@@ -1,0 +1,482 @@
+//! End to end: the real `rk3s server` binary, three simulated nodes and the scheduler running
+//! in this test process, checked with the real kubectl.
+//!
+//! Needs the server binary built first: `cargo build -p rk3s`. It is looked up at `$RK3S_BIN`,
+//! then `$CARGO_TARGET_DIR/debug/rk3s`, then `/var/cache/rk3s-target/debug/rk3s`.
+//! The throughput measurement (100 nodes, 1,000 pods) is `#[ignore]`d: run it with
+//! `cargo test -p rk3s-scheduler --test simulated_cluster -- --ignored --nocapture`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, PostParams};
+use rk3s_agent::{SimulateOptions, run_simulated};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+fn server_binary() -> PathBuf {
+    let candidates = [
+        std::env::var_os("RK3S_BIN").map(PathBuf::from),
+        std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("debug/rk3s")),
+        Some(PathBuf::from("/var/cache/rk3s-target/debug/rk3s")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .expect("the rk3s binary: run `cargo build -p rk3s` first (or set RK3S_BIN)")
+}
+
+/// The server process, killed on drop.
+struct Server {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        std::fs::write(dir.path().join("config.yaml"), "").expect("config file");
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new(server_binary())
+            .arg("server")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--https-listen-port")
+            .arg(port.to_string())
+            .arg("--bind-address")
+            .arg("127.0.0.1")
+            .arg("--write-kubeconfig")
+            .arg(dir.path().join("kubeconfig.yaml"))
+            .arg("--disable-agent")
+            .arg("--config")
+            .arg(dir.path().join("config.yaml"))
+            .env_remove("RK3S_TOKEN")
+            .env_remove("RK3S_CONFIG_FILE")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn rk3s");
+        let mut s = Server { dir, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                panic!("rk3s exited early with {status}:\n{}", s.log());
+            }
+            if s.kubeconfig().exists()
+                && s.kubectl(&["get", "--raw", "/readyz"], None)
+                    .status
+                    .success()
+            {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "rk3s not ready:\n{}", s.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        kubectl(&self.kubeconfig(), self.dir.path(), args, stdin)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args, None);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn apply(&self, yaml: &str) {
+        let out = self.kubectl(&["apply", "-f", "-"], Some(yaml));
+        assert!(
+            out.status.success(),
+            "kubectl apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).expect("json output")
+    }
+
+    async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .expect("client config");
+        kube::Client::try_from(config).expect("client")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(KUBECTL)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", home)
+        .env("KUBECACHEDIR", home.join("kube-cache"))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl at /usr/bin/kubectl");
+    if let (Some(input), Some(mut si)) = (stdin, child.stdin.take()) {
+        let _ = si.write_all(input.as_bytes());
+    }
+    child.wait_with_output().expect("kubectl output")
+}
+
+/// Polls `check` (which returns a description of what is still missing) until it passes.
+async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => panic!("{what}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+fn condition<'a>(pod: &'a Value, type_: &str) -> Option<&'a Value> {
+    pod.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+/// Waits for the pod to be Unschedulable and returns its `kubectl describe` output.
+async fn unschedulable(s: &Server, name: &str, expected: &str) -> String {
+    eventually(
+        &format!("{name} unschedulable"),
+        Duration::from_secs(20),
+        || {
+            let pod = s.json(&["get", "pod", name]);
+            let c = condition(&pod, "PodScheduled").ok_or("no PodScheduled condition")?;
+            if c["status"] == "False" && c["reason"] == "Unschedulable" && c["message"] == expected
+            {
+                Ok(())
+            } else {
+                Err(format!("{c}"))
+            }
+        },
+    )
+    .await;
+    let mut describe = String::new();
+    eventually(
+        &format!("{name} FailedScheduling event"),
+        Duration::from_secs(10),
+        || {
+            describe = s.ok(&["describe", "pod", name]);
+            if describe.contains("FailedScheduling")
+                && describe.contains(expected)
+                && describe.contains("default-scheduler")
+            {
+                Ok(())
+            } else {
+                Err(describe.clone())
+            }
+        },
+    )
+    .await;
+    describe
+}
+
+async fn running(s: &Server, name: &str) -> Value {
+    let mut last = Value::Null;
+    eventually(&format!("{name} running"), Duration::from_secs(20), || {
+        last = s.json(&["get", "pod", name]);
+        let ok = last.pointer("/status/phase") == Some(&json!("Running"))
+            && last
+                .pointer("/status/podIP")
+                .and_then(Value::as_str)
+                .is_some_and(|ip| ip.starts_with("10.42."))
+            && last
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.starts_with("sim-"));
+        if ok { Ok(()) } else { Err(last.to_string()) }
+    })
+    .await;
+    last
+}
+
+fn start_components(client: &kube::Client, nodes: usize, shutdown: &CancellationToken) {
+    start_simulator(client, nodes, shutdown);
+    start_scheduler(client, shutdown);
+}
+
+fn start_simulator(client: &kube::Client, nodes: usize, shutdown: &CancellationToken) {
+    let opts = SimulateOptions {
+        count: nodes,
+        name_prefix: "sim-".into(),
+        ..Default::default()
+    };
+    let (c, t) = (client.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        if let Err(e) = run_simulated(c, opts, t).await {
+            panic!("simulator failed: {e:?}");
+        }
+    });
+}
+
+fn start_scheduler(client: &kube::Client, shutdown: &CancellationToken) {
+    let (c, t) = (client.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        if let Err(e) = rk3s_scheduler::run(c, "default-scheduler", t).await {
+            panic!("scheduler failed: {e:?}");
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simulated_nodes_run_what_the_scheduler_binds() {
+    let s = Server::start();
+    let client = s.client().await;
+    let shutdown = CancellationToken::new();
+    start_components(&client, 3, &shutdown);
+
+    eventually("three Ready nodes", Duration::from_secs(30), || {
+        let out = s.ok(&["get", "nodes", "--no-headers"]);
+        let ready = out
+            .lines()
+            .filter(|l| l.contains(" Ready ") && l.starts_with("sim-"))
+            .count();
+        if ready == 3 { Ok(()) } else { Err(out) }
+    })
+    .await;
+    let nodes = s.json(&["get", "nodes"]);
+    for n in nodes["items"].as_array().expect("items") {
+        assert_eq!(n["status"]["nodeInfo"]["kubeletVersion"], "v1.33.0+rk3s");
+        assert_eq!(
+            n["status"]["nodeInfo"]["containerRuntimeVersion"],
+            "simulated://1.0"
+        );
+        assert_eq!(n["status"]["allocatable"]["cpu"], "4");
+        assert!(
+            n["status"]["addresses"][0]["address"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("172.16."))
+        );
+    }
+    eventually("a lease per node", Duration::from_secs(10), || {
+        let out = s.ok(&["get", "leases", "-n", "kube-node-lease", "--no-headers"]);
+        if out.lines().filter(|l| l.starts_with("sim-")).count() == 3 {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    })
+    .await;
+
+    // A plain pod is bound and runs with an address from its node's range.
+    s.ok(&["run", "p", "--image=busybox"]);
+    let pod = running(&s, "p").await;
+    assert_eq!(condition(&pod, "Ready").expect("Ready")["status"], "True");
+    assert_eq!(
+        condition(&pod, "PodScheduled").expect("PodScheduled")["status"],
+        "True"
+    );
+    let cs = &pod["status"]["containerStatuses"][0];
+    assert_eq!(cs["ready"], true);
+    assert!(
+        cs["containerID"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("simulated://"))
+    );
+    assert!(cs["state"]["running"]["startedAt"].is_string());
+    assert!(
+        pod["status"]["hostIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("172.16."))
+    );
+    let wide = s.ok(&["get", "pod", "p", "-o", "wide", "--no-headers"]);
+    assert!(
+        wide.contains("Running") && wide.contains("10.42."),
+        "{wide}"
+    );
+
+    // Nothing matches the selector: Pending, Unschedulable, explained.
+    s.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: picky}\nspec:\n  nodeSelector: {disk: ssd}\n  containers: [{name: c, image: busybox}]\n",
+    );
+    let describe = unschedulable(
+        &s,
+        "picky",
+        "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
+    )
+    .await;
+    assert!(describe.contains("Warning  FailedScheduling"), "{describe}");
+    assert_eq!(
+        s.json(&["get", "pod", "picky"])["status"]["phase"],
+        "Pending"
+    );
+    // Labelling a node makes it fit: the scheduler retries on node changes.
+    s.ok(&["label", "node", "sim-1", "disk=ssd"]);
+    let pod = running(&s, "picky").await;
+    assert_eq!(pod["spec"]["nodeName"], "sim-1");
+
+    // More cpu than any node has.
+    s.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: greedy}\nspec:\n  containers: [{name: c, image: busybox, resources: {requests: {cpu: '64'}}}]\n",
+    );
+    unschedulable(
+        &s,
+        "greedy",
+        "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.",
+    )
+    .await;
+
+    // Taints keep pods off unless tolerated.
+    for n in ["sim-0", "sim-1", "sim-2"] {
+        s.ok(&["taint", "nodes", n, "dedicated=gpu:NoSchedule"]);
+    }
+    s.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: intolerant}\nspec:\n  containers: [{name: c, image: busybox}]\n");
+    unschedulable(
+        &s,
+        "intolerant",
+        "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: gpu}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
+    )
+    .await;
+    s.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: tolerant}\nspec:\n  tolerations: [{key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}]\n  containers: [{name: c, image: busybox}]\n",
+    );
+    running(&s, "tolerant").await;
+    s.ok(&["taint", "nodes", "sim-2", "dedicated-"]);
+    let pod = running(&s, "intolerant").await;
+    assert_eq!(pod["spec"]["nodeName"], "sim-2");
+
+    // A job-like pod exits as annotated.
+    s.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: job\n  annotations: {rk3s.io/simulate-exit-after: 1s, rk3s.io/simulate-exit-code: '0'}\nspec:\n  restartPolicy: Never\n  tolerations: [{operator: Exists}]\n  containers: [{name: c, image: busybox, command: [sh, -c, 'true']}]\n",
+    );
+    eventually("job succeeded", Duration::from_secs(20), || {
+        let pod = s.json(&["get", "pod", "job"]);
+        if pod["status"]["phase"] == "Succeeded"
+            && pod["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+        {
+            Ok(())
+        } else {
+            Err(pod["status"].to_string())
+        }
+    })
+    .await;
+
+    // Graceful deletion is finished by the node.
+    let started = Instant::now();
+    s.ok(&["delete", "pod", "p", "--timeout=30s"]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let out = s.kubectl(&["get", "pod", "p"], None);
+    assert!(!out.status.success(), "pod p still exists");
+
+    shutdown.cancel();
+}
+
+/// Scheduler throughput: 100 nodes; 1,000 pods created first, then the scheduler started;
+/// prints pods bound per second (and, for comparison, with creation and scheduling overlapping).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement, not a check: run with --ignored --nocapture"]
+async fn measure_binding_throughput_with_100_nodes() {
+    let s = Server::start();
+    let client = s.client().await;
+    let shutdown = CancellationToken::new();
+    start_simulator(&client, 100, &shutdown);
+    eventually("100 nodes", Duration::from_secs(60), || {
+        let out = s.ok(&["get", "nodes", "--no-headers"]);
+        let n = out.lines().filter(|l| l.contains(" Ready ")).count();
+        if n == 100 {
+            Ok(())
+        } else {
+            Err(format!("{n} nodes"))
+        }
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let total = 1000;
+    let started = Instant::now();
+    let creations = futures::stream::iter(0..total)
+        .map(|i| {
+            let pods = pods.clone();
+            async move {
+                let pod: Pod = serde_json::from_value(json!({
+                    "metadata": {"name": format!("load-{i}")},
+                    "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "10m", "memory": "10Mi"}}}]}
+                }))
+                .expect("pod");
+                pods.create(&PostParams::default(), &pod).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(32);
+    let results: Vec<_> = creations.collect().await;
+    assert!(results.iter().all(Result::is_ok), "some creations failed");
+    let created = started.elapsed();
+    let started = Instant::now();
+    start_scheduler(&client, &shutdown);
+    let (mut bound, mut running) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut all_bound_at = None;
+    while Instant::now() < deadline {
+        let list = pods.list(&ListParams::default()).await.expect("list");
+        bound = list
+            .items
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+            .count();
+        running = list
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        if bound == total && all_bound_at.is_none() {
+            all_bound_at = Some(started.elapsed());
+        }
+        if running == total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let all_running = started.elapsed();
+    println!(
+        "created {total} pods in {created:?}, then started the scheduler: all bound after {all_bound_at:?} ({:.0} pods/s); all Running after {all_running:?} (bound {bound}, running {running})",
+        all_bound_at
+            .map(|d| total as f64 / d.as_secs_f64())
+            .unwrap_or(0.0)
+    );
+    assert_eq!(bound, total);
+    shutdown.cancel();
+}
