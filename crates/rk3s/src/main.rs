@@ -16,6 +16,10 @@ fn main() -> ExitCode {
     };
     match command {
         cli::Command::Kubectl(args) => commands::kubectl::run(args),
+        cli::Command::Agent(cfg) => {
+            init_logging(cfg.debug);
+            commands::agent::run(cfg)
+        }
         cli::Command::Server(cfg) => {
             init_logging(cfg.debug);
             match commands::server::run(*cfg) {

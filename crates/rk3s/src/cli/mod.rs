@@ -37,6 +37,8 @@ struct Cli {
 enum Sub {
     /// Run the control plane (and, unless --disable-agent, a node on this machine).
     Server(Box<server::ServerArgs>),
+    /// Run a node agent. Today: simulated nodes only (`--simulate N`).
+    Agent(AgentArgs),
     /// Run kubectl against this cluster (KUBECONFIG defaults to the written kubeconfig).
     Kubectl {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -44,10 +46,36 @@ enum Sub {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// Register this many simulated nodes (no containers: pods go Running with an IP).
+    #[arg(long)]
+    pub simulate: Option<usize>,
+    /// Kubeconfig of the server to join.
+    #[arg(long, default_value = "/etc/rk3s/rk3s.yaml", env = "RK3S_KUBECONFIG")]
+    pub kubeconfig: std::path::PathBuf,
+    /// Simulated nodes are named `<prefix><index>`.
+    #[arg(long, default_value = "sim-node-")]
+    pub node_name_prefix: String,
+    /// Turn on debug logging.
+    #[arg(long)]
+    pub debug: bool,
+}
+
+/// Validated `rk3s agent` configuration.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub simulate: usize,
+    pub kubeconfig: std::path::PathBuf,
+    pub node_name_prefix: String,
+    pub debug: bool,
+}
+
 /// A parsed, validated command.
 #[derive(Debug)]
 pub enum Command {
     Server(Box<ServerConfig>),
+    Agent(AgentConfig),
     Kubectl(Vec<OsString>),
 }
 
@@ -89,6 +117,40 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, CliError> {
             Ok(Command::Server(Box::new(ServerConfig::from_args(*args)?)))
         }
         Sub::Kubectl { args } => Ok(Command::Kubectl(args)),
+        Sub::Agent(a) => {
+            let simulate = match a.simulate {
+                Some(n) if (1..=5000).contains(&n) => n,
+                Some(n) => {
+                    return Err(CliError::InvalidValue {
+                        flag: "--simulate".into(),
+                        value: n.to_string(),
+                        message: "must be between 1 and 5000".into(),
+                    });
+                }
+                None => {
+                    return Err(CliError::InvalidValue {
+                        flag: "--simulate".into(),
+                        value: String::new(),
+                        message: "a real node agent is not part of this version: pass --simulate N for simulated nodes".into(),
+                    });
+                }
+            };
+            if rk3s_core::names::validate_name("", "nodes", &format!("{}0", a.node_name_prefix))
+                .is_err()
+            {
+                return Err(CliError::InvalidValue {
+                    flag: "--node-name-prefix".into(),
+                    value: a.node_name_prefix,
+                    message: "node names must be lowercase RFC 1123 subdomains".into(),
+                });
+            }
+            Ok(Command::Agent(AgentConfig {
+                simulate,
+                kubeconfig: a.kubeconfig,
+                node_name_prefix: a.node_name_prefix,
+                debug: a.debug,
+            }))
+        }
     }
 }
 

@@ -1,4 +1,6 @@
 //! One module per subcommand: the glue between validated configuration and the components.
 
+pub mod agent;
 pub mod kubectl;
+mod loopback;
 pub mod server;

@@ -170,6 +170,33 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         info!("the node agent is not part of this version yet: running the control plane only");
     }
 
+    // The control loops: ordinary API clients reaching the handlers in process.
+    let loop_identity = rk3s_apiserver::auth::Identity {
+        user: "system:kube-controller-manager".into(),
+        groups: vec!["system:masters".into(), "system:authenticated".into()],
+    };
+    let client = super::loopback::client(state.clone(), loop_identity);
+    let identity = format!(
+        "{}_{}",
+        host_name().unwrap_or_else(|| "rk3s".into()),
+        std::process::id()
+    );
+    let controllers = tokio::spawn(rk3s_controllers::run(
+        client.clone(),
+        rk3s_controllers::ControllerOptions::new(identity),
+        shutdown.clone(),
+    ));
+    let scheduler_client = super::loopback::client(
+        state.clone(),
+        rk3s_apiserver::auth::Identity {
+            user: "system:kube-scheduler".into(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        },
+    );
+    let scheduler = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { rk3s_scheduler::run(scheduler_client, "default-scheduler", shutdown).await }
+    });
     let serve = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
     info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -179,6 +206,12 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     wait_for_signal().await?;
     info!("shutting down");
     shutdown.cancel();
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), controllers).await {
+        tracing::warn!(error = %e, "the controllers stopped with an error");
+    }
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), scheduler).await {
+        tracing::warn!(error = %e, "the scheduler stopped with an error");
+    }
     match tokio::time::timeout(Duration::from_secs(10), serve).await {
         Ok(Ok(res)) => res?,
         Ok(Err(e)) => return Err(e).context("API server task failed"),

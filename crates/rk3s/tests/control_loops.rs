@@ -1,0 +1,138 @@
+//! The server's control loops (controllers, scheduler) with simulated nodes from
+//! `rk3s agent --simulate`, driven by the real kubectl.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Server;
+
+/// `rk3s agent --simulate N` against the server; killed on drop.
+struct Agent(Child);
+
+impl Agent {
+    fn start(s: &Server, n: usize) -> Agent {
+        let log = std::fs::File::create(s.dir.path().join("agent.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_rk3s"))
+            .args(["agent", "--simulate", &n.to_string(), "--kubeconfig"])
+            .arg(s.kubeconfig())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        Agent(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(s: &Server, what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            common::tail(&s.log())
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn running_pods(s: &Server, selector: &str) -> usize {
+    let pods = s.json(&["get", "pods", "-l", selector]);
+    pods["items"].as_array().map_or(0, |items| {
+        items
+            .iter()
+            .filter(|p| {
+                p["status"]["phase"] == "Running"
+                    && p["spec"]["nodeName"]
+                        .as_str()
+                        .is_some_and(|n| !n.is_empty())
+            })
+            .count()
+    })
+}
+
+#[test]
+fn a_deployment_becomes_running_pods_rolls_out_rolls_back_and_is_collected() {
+    let s = Server::start();
+    let _agent = Agent::start(&s, 3);
+    wait_for(&s, "3 Ready nodes", Duration::from_secs(30), || {
+        s.ok(&["get", "nodes", "--no-headers"])
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
+            .count()
+            == 3
+    });
+    s.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox",
+        "--replicas=3",
+    ]);
+    wait_for(&s, "3 running pods", Duration::from_secs(30), || {
+        running_pods(&s, "app=web") == 3
+    });
+    let pods = s.json(&["get", "pods", "-l", "app=web"]);
+    for p in pods["items"].as_array().unwrap() {
+        assert!(
+            p["status"]["podIP"]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("10.42.")),
+            "{p}"
+        );
+        assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
+    }
+    // Rolling update and rollback through kubectl's own rollout commands.
+    s.ok(&["set", "image", "deployment/web", "busybox=busybox:1.37"]);
+    s.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert_eq!(s.json(&["get", "rs"])["items"].as_array().unwrap().len(), 2);
+    s.ok(&["rollout", "undo", "deployment/web"]);
+    s.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    let d = s.json(&["get", "deployment", "web"]);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox"
+    );
+    assert_eq!(d["status"]["readyReplicas"], 3);
+    // Deleting the deployment takes its replica sets and pods with it (garbage collector).
+    s.ok(&["delete", "deployment", "web"]);
+    wait_for(
+        &s,
+        "replica sets and pods to be collected",
+        Duration::from_secs(30),
+        || s.ok(&["get", "rs,pods", "-o", "name"]).trim().is_empty(),
+    );
+}
+
+#[test]
+fn an_unschedulable_pod_stays_pending_with_a_failed_scheduling_event() {
+    let s = Server::start();
+    let _agent = Agent::start(&s, 2);
+    wait_for(&s, "2 nodes", Duration::from_secs(30), || {
+        s.ok(&["get", "nodes", "-o", "name"]).lines().count() == 2
+    });
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: picky\nspec:\n  nodeSelector: {disk: ssd}\n  containers:\n  - name: c\n    image: busybox\n";
+    s.apply(pod);
+    wait_for(
+        &s,
+        "a FailedScheduling event",
+        Duration::from_secs(30),
+        || {
+            s.ok(&["describe", "pod", "picky"])
+                .contains("FailedScheduling")
+        },
+    );
+    let described = s.ok(&["describe", "pod", "picky"]);
+    assert!(described.contains("0/2 nodes are available"), "{described}");
+    let p = s.json(&["get", "pod", "picky"]);
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert!(p["spec"]["nodeName"].is_null() || p["spec"]["nodeName"] == "");
+}
