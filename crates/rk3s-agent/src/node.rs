@@ -166,10 +166,10 @@ pub fn node_status(
             kernel_version: "6.1.0-rk3s-simulated".into(),
             kube_proxy_version: String::new(),
             kubelet_version: KUBELET_VERSION.into(),
-            machine_id: format!("{index:032x}"),
+            machine_id: format!("5e{index:030x}"),
             operating_system: "linux".into(),
             os_image: "rk3s simulated node".into(),
-            system_uuid: format!("00000000-0000-0000-0000-{index:012x}"),
+            system_uuid: format!("5e000000-0000-4000-8000-{index:012x}"),
             ..Default::default()
         }),
         ..Default::default()

@@ -57,6 +57,27 @@ pub fn failed_scheduling_event(
     scheduler: &str,
     now: jiff::Timestamp,
 ) -> Event {
+    pod_event(pod, "Warning", "FailedScheduling", message, scheduler, now)
+}
+
+/// The Normal `Scheduled` event upstream records after a successful bind.
+pub fn scheduled_event(pod: &Pod, node: &str, scheduler: &str, now: jiff::Timestamp) -> Event {
+    let message = format!(
+        "Successfully assigned {}/{} to {node}",
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.name.as_deref().unwrap_or("")
+    );
+    pod_event(pod, "Normal", "Scheduled", &message, scheduler, now)
+}
+
+fn pod_event(
+    pod: &Pod,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    scheduler: &str,
+    now: jiff::Timestamp,
+) -> Event {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let ns = pod
         .metadata
@@ -78,9 +99,9 @@ pub fn failed_scheduling_event(
             resource_version: pod.metadata.resource_version.clone(),
             ..Default::default()
         },
-        reason: Some("FailedScheduling".into()),
+        reason: Some(reason.into()),
         message: Some(message.to_string()),
-        type_: Some("Warning".into()),
+        type_: Some(type_.into()),
         source: Some(EventSource {
             component: Some(scheduler.to_string()),
             host: None,
@@ -129,6 +150,22 @@ mod tests {
         assert_eq!(v["source"]["component"], "default-scheduler");
         assert_eq!(v["type"], "Warning");
         assert_eq!(v["reason"], "FailedScheduling");
+    }
+
+    #[test]
+    fn scheduled_event_says_where() {
+        let e = scheduled_event(
+            &pod(),
+            "n1",
+            "default-scheduler",
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(e.type_.as_deref(), Some("Normal"));
+        assert_eq!(e.reason.as_deref(), Some("Scheduled"));
+        assert_eq!(
+            e.message.as_deref(),
+            Some("Successfully assigned ns/p to n1")
+        );
     }
 
     #[test]

@@ -271,18 +271,19 @@ fn decide(
                 let binding = report::binding(&pod, &node);
                 let key = key.clone();
                 let generation = pod.metadata.generation;
+                let events: Api<Event> = Api::namespaced(client.clone(), ns);
+                let scheduler = scheduler_name.to_string();
                 in_flight.push(Box::pin(async move {
-                    match api
+                    let bound = api
                         .create_subresource::<_, serde_json::Value>(
                             "binding",
                             &binding_name(&binding),
                             &PostParams::default(),
                             &binding,
                         )
-                        .await
-                    {
-                        Ok(_) => Outcome::Bound { key },
-                        Err(source) => Outcome::BindFailed {
+                        .await;
+                    if let Err(source) = bound {
+                        return Outcome::BindFailed {
                             error: SchedulerError::Bind {
                                 pod: key.clone(),
                                 node,
@@ -290,7 +291,16 @@ fn decide(
                             },
                             key,
                             generation,
-                        },
+                        };
+                    }
+                    let event =
+                        report::scheduled_event(&pod, &node, &scheduler, jiff::Timestamp::now());
+                    match events.create(&PostParams::default(), &event).await {
+                        Ok(_) => Outcome::Bound { key },
+                        // The pod is bound; a lost event only makes `describe` poorer.
+                        Err(source) => {
+                            Outcome::ReportFailed(SchedulerError::Report { pod: key, source })
+                        }
                     }
                 }));
             }
