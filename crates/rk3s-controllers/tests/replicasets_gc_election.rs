@@ -72,6 +72,18 @@ spec: {containers: [{name: c, image: busybox}]}
         let pods = live_pods(&s, "app=cache");
         pods.len() == 1 && names(&pods)[0].starts_with("cache-")
     });
+
+    // A pod relabelled out of the set is released and replaced.
+    let quarantined = names(&live_pods(&s, "app=cache")).remove(0);
+    s.ok(&["label", "pod", &quarantined, "app=debug", "--overwrite"]);
+    s.eventually(
+        "the relabelled pod to be released and replaced",
+        None,
+        || {
+            let pod = s.json(&["get", "pod", &quarantined]);
+            live_pods(&s, "app=cache").len() == 1 && controller_uid(&pod).is_none()
+        },
+    );
 }
 
 #[test]

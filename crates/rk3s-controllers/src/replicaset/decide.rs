@@ -283,6 +283,23 @@ pub fn pod_from_template(rs: &ReplicaSet) -> Result<Pod, DecideError> {
     })
 }
 
+/// A pod controlled by the set with `owner_uid` whose labels the set no longer selects.
+pub fn should_release(pod: &Pod, owner_uid: &str, selector: &LabelSelector) -> bool {
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    controller_of(&pod.metadata).is_some_and(|r| r.uid == owner_uid) && !selector.matches(&labels)
+}
+
+/// The owner references of `pod` without the one to `owner_uid`.
+pub fn released_refs(pod: &Pod, owner_uid: &str) -> Vec<OwnerReference> {
+    pod.metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.uid != owner_uid)
+        .collect()
+}
+
 /// The owner references of `pod` after `owner` adopts it (other, non-controller references kept).
 pub fn adopted_refs(pod: &Pod, owner: OwnerReference) -> Vec<OwnerReference> {
     let mut refs: Vec<OwnerReference> = pod
@@ -495,6 +512,19 @@ mod tests {
             pod_from_template(&anonymous).unwrap_err(),
             DecideError::MissingIdentity
         );
+    }
+
+    #[test]
+    fn a_relabelled_pod_is_released_but_a_matching_or_foreign_one_is_not() {
+        let sel = LabelSelector::parse("app=web").unwrap();
+        let mut p = labeled(pod("p", 1, "Running", None), "app", "debug");
+        p.metadata.owner_references =
+            Some(vec![controller_ref("apps/v1", "ReplicaSet", "x", "rs-uid")]);
+        assert!(should_release(&p, "rs-uid", &sel));
+        assert!(!should_release(&p, "other-uid", &sel));
+        assert!(released_refs(&p, "rs-uid").is_empty());
+        let matching = labeled(p.clone(), "app", "web");
+        assert!(!should_release(&matching, "rs-uid", &sel));
     }
 
     #[test]

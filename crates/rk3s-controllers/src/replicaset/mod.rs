@@ -3,7 +3,8 @@
 
 pub mod decide;
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -52,6 +53,10 @@ pub enum ReconcileError {
 struct Context {
     client: Client,
     events: Events,
+    /// Pods a set controls but no longer selects (their labels changed), by `(namespace, set)`:
+    /// the pod watch notices them, the set's next sync releases them. Listing by selector
+    /// alone would never see them again.
+    strays: Mutex<HashMap<(String, String), BTreeSet<String>>>,
 }
 
 /// Runs the ReplicaSet controller until `shutdown` fires.
@@ -63,9 +68,12 @@ pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: Can
     let ctx = Arc::new(Context {
         events: Events::new(client.clone(), MANAGER, instance),
         client,
+        strays: Mutex::new(HashMap::new()),
     });
+    let strays = ctx.clone();
     controller
         .watches(pods_api, watcher::Config::default(), move |pod| {
+            note_stray(&strays, &store, &pod);
             sets_for_pod(&store, &pod)
         })
         .with_config(
@@ -81,6 +89,35 @@ pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: Can
             }
         })
         .await;
+}
+
+/// Remembers a pod its controlling set no longer selects, for that set's next sync.
+fn note_stray(ctx: &Context, store: &Store<ReplicaSet>, pod: &Pod) {
+    let Some(r) = decide::controller_of(&pod.metadata) else {
+        return;
+    };
+    if r.kind != "ReplicaSet" || pod.metadata.deletion_timestamp.is_some() {
+        return;
+    }
+    let ns = pod.namespace().unwrap_or_default();
+    let Some(rs) = store.get(&ObjectRef::new(&r.name).within(&ns)) else {
+        return;
+    };
+    let Some(selector) = rs
+        .spec
+        .as_ref()
+        .and_then(|s| LabelSelector::from_k8s(Some(&s.selector)).ok())
+    else {
+        return;
+    };
+    if decide::should_release(pod, &rs.uid().unwrap_or_default(), &selector)
+        && let Ok(mut strays) = ctx.strays.lock()
+    {
+        strays
+            .entry((ns, r.name.clone()))
+            .or_default()
+            .insert(pod.name_any());
+    }
 }
 
 /// A pod wakes its controlling set, or, when orphaned, every set whose selector matches it.
@@ -131,6 +168,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
         .await
         .map_err(ReconcileError::ListPods)?
         .items;
+    let strays_left = release_strays(&ctx, &pods_api, &rs, &selector).await;
     let claim = decide::claim(&uid, &selector, deleting, &listed);
     let mut owned: Vec<Pod> = claim.owned.into_iter().cloned().collect();
     let me = decide::controller_ref("apps/v1", "ReplicaSet", &name, &uid);
@@ -195,10 +233,70 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
             Err(e) => return Err(ReconcileError::UpdateStatus(e)),
         }
     }
-    let next = decide::next_availability_check(&rs, &active, now)
-        .map(|d| d + Duration::from_millis(100))
-        .unwrap_or(RESYNC);
+    let next = if strays_left {
+        Duration::from_secs(1)
+    } else {
+        decide::next_availability_check(&rs, &active, now)
+            .map(|d| d + Duration::from_millis(100))
+            .unwrap_or(RESYNC)
+    };
     Ok(Action::requeue(next))
+}
+
+/// Drops this set's controller reference from pods it no longer selects, as upstream does, so
+/// that deleting the set later leaves them alone. Failures are retried on a later sync.
+/// Returns whether some are left for a retry.
+async fn release_strays(
+    ctx: &Context,
+    api: &Api<Pod>,
+    rs: &ReplicaSet,
+    selector: &LabelSelector,
+) -> bool {
+    let key = (rs.namespace().unwrap_or_default(), rs.name_any());
+    let names = match ctx.strays.lock() {
+        Ok(mut s) => s.remove(&key).unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut left = false;
+    let uid = rs.uid().unwrap_or_default();
+    for name in names {
+        let pod = match api.get_opt(&name).await {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                debug!(error = %e, pod = %name, "stray pod lookup failed");
+                remember(ctx, &key, name);
+                left = true;
+                continue;
+            }
+        };
+        if !decide::should_release(&pod, &uid, selector) {
+            continue;
+        }
+        let patch = json!({"metadata": {
+            "ownerReferences": decide::released_refs(&pod, &uid),
+            "resourceVersion": pod.resource_version(),
+        }});
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => debug!(pod = %name, replicaset = %key.1, "released pod"),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => {
+                debug!(error = %e, pod = %name, "releasing pod failed");
+                remember(ctx, &key, name);
+                left = true;
+            }
+        }
+    }
+    left
+}
+
+fn remember(ctx: &Context, key: &(String, String), pod: String) {
+    if let Ok(mut s) = ctx.strays.lock() {
+        s.entry(key.clone()).or_default().insert(pod);
+    }
 }
 
 /// Creates pods in batches of 1, 2, 4, … so a template the API rejects fails once, not `n` times.
