@@ -4,6 +4,7 @@
 
 pub mod affinity;
 pub mod filter;
+pub mod placement;
 pub mod queue;
 pub mod report;
 pub mod resources;

@@ -2,7 +2,6 @@
 //! queue, decisions in batches over one snapshot, and binds/status/event writes running
 //! concurrently. Entry point: [`run`].
 
-use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,10 +15,11 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::placement::{Placement, key_of};
 use crate::queue::SchedulingQueue;
 use crate::report;
 use crate::schedule::{FitError, schedule};
-use crate::snapshot::{Snapshot, is_terminal};
+use crate::snapshot::is_terminal;
 
 /// Pods decided per snapshot.
 const BATCH: usize = 256;
@@ -46,14 +46,6 @@ pub enum SchedulerError {
         #[source]
         source: kube::Error,
     },
-}
-
-fn key_of(pod: &Pod) -> String {
-    format!(
-        "{}/{}",
-        pod.metadata.namespace.as_deref().unwrap_or("default"),
-        pod.metadata.name.as_deref().unwrap_or("")
-    )
 }
 
 fn node_name(pod: &Pod) -> Option<&str> {
@@ -113,8 +105,7 @@ pub async fn run(
             .reflect(pod_writer)
     );
     let mut queue = SchedulingQueue::default();
-    // Decided but not yet seen bound in the cache: pod key -> (node, pod).
-    let mut assumed: HashMap<String, (String, Arc<Pod>)> = HashMap::new();
+    let mut placement = Placement::default();
     let mut in_flight = FuturesUnordered::new();
     let (mut nodes_synced, mut pods_synced) = (false, false);
     let mut tick = tokio::time::interval(TICK);
@@ -123,8 +114,15 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             ev = node_events.next() => match ev {
-                Some(Ok(watcher::Event::InitDone)) => { nodes_synced = true; queue.cluster_changed(); }
-                Some(Ok(_)) => queue.cluster_changed(),
+                Some(Ok(watcher::Event::InitDone)) => {
+                    nodes_synced = true;
+                    queue.cluster_changed();
+                    placement.invalidate();
+                }
+                Some(Ok(_)) => {
+                    queue.cluster_changed();
+                    placement.invalidate();
+                }
                 Some(Err(e)) => debug!(error = %e, "node watch error; retrying"),
                 None => return Err(SchedulerError::NodeWatchEnded),
             },
@@ -137,7 +135,7 @@ pub async fn run(
                             if matches!(e, watcher::Event::InitDone) {
                                 pods_synced = true;
                             }
-                            on_pod_event(e, scheduler_name, &mut queue, &mut assumed);
+                            on_pod_event(e, scheduler_name, &mut queue, &mut placement);
                         }
                         Some(Err(e)) => debug!(error = %e, "pod watch error; retrying"),
                         None => return Err(SchedulerError::PodWatchEnded),
@@ -149,7 +147,7 @@ pub async fn run(
                 }
             }
             Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
-                on_outcome(outcome, &mut queue, &mut assumed);
+                on_outcome(outcome, &mut queue, &mut placement);
             }
             _ = tick.tick() => {
                 queue.requeue_due(Instant::now());
@@ -165,7 +163,7 @@ pub async fn run(
                 &nodes,
                 &pods,
                 &mut queue,
-                &mut assumed,
+                &mut placement,
                 &mut in_flight,
             );
         }
@@ -178,21 +176,22 @@ fn on_pod_event(
     ev: watcher::Event<Pod>,
     scheduler_name: &str,
     queue: &mut SchedulingQueue,
-    assumed: &mut HashMap<String, (String, Arc<Pod>)>,
+    placement: &mut Placement,
 ) {
     match ev {
         watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
             let key = key_of(&pod);
             if wants_scheduling(&pod, scheduler_name) {
-                if !assumed.contains_key(&key) {
+                if !placement.is_assumed(&key) {
                     queue.observe_pending(&key, pod.metadata.generation);
                 }
             } else {
                 queue.forget(&key);
-                if node_name(&pod).is_some() {
-                    assumed.remove(&key);
+                let terminal = is_terminal(&pod);
+                if let Some(node) = node_name(&pod) {
+                    placement.observe_bound(&key, node, terminal);
                 }
-                if is_terminal(&pod) {
+                if terminal {
                     queue.cluster_changed();
                 }
             }
@@ -200,18 +199,14 @@ fn on_pod_event(
         watcher::Event::Delete(pod) => {
             let key = key_of(&pod);
             queue.forget(&key);
-            assumed.remove(&key);
+            placement.observe_deleted(&key);
             queue.cluster_changed();
         }
         watcher::Event::Init | watcher::Event::InitDone => {}
     }
 }
 
-fn on_outcome(
-    outcome: Outcome,
-    queue: &mut SchedulingQueue,
-    assumed: &mut HashMap<String, (String, Arc<Pod>)>,
-) {
+fn on_outcome(outcome: Outcome, queue: &mut SchedulingQueue, placement: &mut Placement) {
     match outcome {
         Outcome::Bound { key } => {
             // The cache drops the assumption once it shows the pod bound.
@@ -223,7 +218,7 @@ fn on_outcome(
             error,
         } => {
             warn!(error = %error, pod = %key, "bind failed; will retry");
-            assumed.remove(&key);
+            placement.forget_assumed(&key);
             queue.retry_later(&key, generation, Instant::now());
         }
         Outcome::Reported => {}
@@ -241,13 +236,9 @@ fn decide(
     nodes: &Store<Node>,
     pods: &Store<Pod>,
     queue: &mut SchedulingQueue,
-    assumed: &mut HashMap<String, (String, Arc<Pod>)>,
+    placement: &mut Placement,
     in_flight: &mut FuturesUnordered<Write>,
 ) {
-    let mut snapshot = Snapshot::new(nodes.state(), pods.state());
-    for (node, pod) in assumed.values() {
-        snapshot.assume(node, pod.clone());
-    }
     for key in batch {
         let Some((ns, name)) = key.split_once('/') else {
             continue;
@@ -255,19 +246,19 @@ fn decide(
         let Some(pod) = pods.get(&ObjectRef::new(name).within(ns)) else {
             continue;
         };
-        if !wants_scheduling(&pod, scheduler_name) || assumed.contains_key(key) {
+        if !wants_scheduling(&pod, scheduler_name) || placement.is_assumed(key) {
             continue;
         }
         let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-        match schedule(&pod, &snapshot) {
+        let snapshot = placement.snapshot(Instant::now(), || nodes.state(), || pods.state());
+        match schedule(&pod, snapshot) {
             Ok(node) => {
                 let mut placed = (*pod).clone();
                 if let Some(spec) = placed.spec.as_mut() {
                     spec.node_name = Some(node.clone());
                 }
                 let placed = Arc::new(placed);
-                snapshot.assume(&node, placed.clone());
-                assumed.insert(key.clone(), (node.clone(), placed));
+                placement.assume(key, &node, placed);
                 let binding = report::binding(&pod, &node);
                 let key = key.clone();
                 let generation = pod.metadata.generation;
