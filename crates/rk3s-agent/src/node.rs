@@ -7,12 +7,14 @@ use std::net::Ipv4Addr;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
-    Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus, NodeSystemInfo,
+    Event, EventSource, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec,
+    NodeStatus, NodeSystemInfo, ObjectReference, Pod,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
 
 use crate::options::SimulateOptions;
+use crate::pod_worker::PodEvent;
 
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 pub const KUBELET_VERSION: &str = "v1.33.0+rk3s";
@@ -202,6 +204,51 @@ pub fn node_lease(node_name: &str, node_uid: Option<&str>, now: jiff::Timestamp)
     }
 }
 
+/// A core/v1 event from the kubelet of `node` about `pod`; `seq` keeps names of events made
+/// in the same instant apart.
+pub fn kubelet_event(
+    pod: &Pod,
+    node: &str,
+    e: &PodEvent,
+    seq: usize,
+    now: jiff::Timestamp,
+) -> Event {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}.{:x}{seq:02x}", now.as_nanosecond())),
+            namespace: Some(ns.clone()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(name),
+            namespace: Some(ns),
+            uid: pod.metadata.uid.clone(),
+            ..Default::default()
+        },
+        reason: Some(e.reason.into()),
+        message: Some(e.message.clone()),
+        type_: Some(e.type_.into()),
+        source: Some(EventSource {
+            component: Some("kubelet".into()),
+            host: Some(node.into()),
+        }),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        count: Some(1),
+        reporting_component: Some("kubelet".into()),
+        reporting_instance: Some(node.into()),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +310,25 @@ mod tests {
             .unwrap();
         assert_eq!(ready.last_heartbeat_time, Some(Time(t1)));
         assert_eq!(ready.last_transition_time, Some(Time(t0)));
+    }
+
+    #[test]
+    fn kubelet_events_name_the_node_and_differ_by_sequence() {
+        let pod: Pod = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": "p", "namespace": "ns", "uid": "u"}}),
+        )
+        .unwrap();
+        let e = PodEvent {
+            type_: "Normal",
+            reason: "Started",
+            message: "Started container c".into(),
+        };
+        let a = kubelet_event(&pod, "n1", &e, 0, jiff::Timestamp::UNIX_EPOCH);
+        let b = kubelet_event(&pod, "n1", &e, 1, jiff::Timestamp::UNIX_EPOCH);
+        assert_ne!(a.metadata.name, b.metadata.name);
+        assert_eq!(a.source.unwrap().host.as_deref(), Some("n1"));
+        assert_eq!(a.involved_object.uid.as_deref(), Some("u"));
+        assert_eq!(a.reason.as_deref(), Some("Started"));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct SimulateOptions {
     pub start_delay: Duration,
     /// Concurrent API writes of the fleet.
     pub parallelism: usize,
+    /// Record the kubelet's pod events (Pulled, Created, Started, Killing).
+    pub events: bool,
 }
 
 impl Default for SimulateOptions {
@@ -44,6 +46,7 @@ impl Default for SimulateOptions {
             status_interval: Duration::from_secs(60),
             start_delay: Duration::ZERO,
             parallelism: 32,
+            events: true,
         }
     }
 }

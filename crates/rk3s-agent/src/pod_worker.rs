@@ -524,5 +524,71 @@ pub fn step(pod: &Pod, env: &Env<'_>) -> Action {
     }
 }
 
+/// An event the kubelet would record about the pod: (type, reason, message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodEvent {
+    pub type_: &'static str,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+fn running_containers(status: Option<&PodStatus>) -> BTreeMap<&str, (i32, bool)> {
+    status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let running = c.state.as_ref().is_some_and(|st| st.running.is_some());
+            (c.name.as_str(), (c.restart_count, running))
+        })
+        .collect()
+}
+
+/// The kubelet's events for the move from the pod's current status to `next`: image present,
+/// container created and started, for each container (re)started by it.
+pub fn transition_events(pod: &Pod, next: &PodStatus) -> Vec<PodEvent> {
+    let before = running_containers(pod.status.as_ref());
+    let mut out = Vec::new();
+    for c in next.container_statuses.iter().flatten() {
+        let running = c.state.as_ref().is_some_and(|st| st.running.is_some());
+        let was = before.get(c.name.as_str());
+        let started = running
+            && was
+                .is_none_or(|(restarts, was_running)| !was_running || *restarts != c.restart_count);
+        if !started {
+            continue;
+        }
+        out.push(PodEvent {
+            type_: "Normal",
+            reason: "Pulled",
+            message: format!("Container image \"{}\" already present on machine", c.image),
+        });
+        out.push(PodEvent {
+            type_: "Normal",
+            reason: "Created",
+            message: format!("Created container: {}", c.name),
+        });
+        out.push(PodEvent {
+            type_: "Normal",
+            reason: "Started",
+            message: format!("Started container {}", c.name),
+        });
+    }
+    out
+}
+
+/// The kubelet's events when it stops the pod's running containers for a deletion.
+pub fn stopping_events(pod: &Pod) -> Vec<PodEvent> {
+    running_containers(pod.status.as_ref())
+        .into_iter()
+        .filter(|(_, (_, running))| *running)
+        .map(|(name, _)| PodEvent {
+            type_: "Normal",
+            reason: "Killing",
+            message: format!("Stopping container {name}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

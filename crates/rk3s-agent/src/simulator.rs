@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::{self, FuturesUnordered};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -252,6 +252,7 @@ struct Pods {
     busy: HashSet<String>,
     dirty: HashSet<String>,
     start_delay: Duration,
+    record_events: bool,
 }
 
 impl Pods {
@@ -290,6 +291,40 @@ impl Pods {
                 Some((*c).clone())
             }
             (None, _) => None,
+        }
+    }
+
+    /// Records the kubelet's events about `pod` (nothing when events are turned off); a lost
+    /// event only makes `kubectl describe` poorer, so failures are not retried.
+    fn events_for(
+        &self,
+        pod: &Pod,
+        node: &str,
+        events: Vec<pod_worker::PodEvent>,
+        client: &kube::Client,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let now = jiff::Timestamp::now();
+        let objects: Vec<Event> = if self.record_events {
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| node::kubelet_event(pod, node, &e, i, now))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let ns = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let api: Api<Event> = Api::namespaced(client.clone(), &ns);
+        async move {
+            for e in objects {
+                if let Err(error) = api.create(&PostParams::default(), &e).await {
+                    debug!(error = %error, "event not recorded");
+                }
+            }
         }
     }
 
@@ -354,47 +389,65 @@ impl Pods {
                 self.later(&key, after);
                 None
             }
-            Action::Write { status, recheck } => Some(Box::pin(async move {
-                let patch = json!({"status": status});
-                match api
-                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                {
-                    Ok(pod) => Outcome::Written {
-                        key,
-                        pod: Box::new(pod),
-                        recheck,
-                    },
-                    Err(e) if is_conflict(&e, 404) => Outcome::Gone { key },
-                    Err(error) => Outcome::Failed { key, error },
-                }
-            })),
-            Action::Finish { status } => Some(Box::pin(async move {
-                if let Some(status) = status {
+            Action::Write { status, recheck } => {
+                let events = self.events_for(
+                    &pod,
+                    &node_name,
+                    pod_worker::transition_events(&pod, &status),
+                    client,
+                );
+                Some(Box::pin(async move {
                     let patch = json!({"status": status});
                     match api
                         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                         .await
                     {
-                        Ok(_) => {}
-                        Err(e) if is_conflict(&e, 404) => return Outcome::Gone { key },
-                        Err(error) => return Outcome::Failed { key, error },
+                        Ok(pod) => {
+                            events.await;
+                            Outcome::Written {
+                                key,
+                                pod: Box::new(pod),
+                                recheck,
+                            }
+                        }
+                        Err(e) if is_conflict(&e, 404) => Outcome::Gone { key },
+                        Err(error) => Outcome::Failed { key, error },
                     }
-                }
-                let dp = DeleteParams {
-                    grace_period_seconds: Some(0),
-                    preconditions: Some(Preconditions {
-                        uid: Some(uid),
-                        resource_version: None,
-                    }),
-                    ..Default::default()
-                };
-                match api.delete(&name, &dp).await {
-                    Ok(_) => Outcome::Finished { key },
-                    Err(e) if is_conflict(&e, 404) || is_conflict(&e, 409) => Outcome::Gone { key },
-                    Err(error) => Outcome::Failed { key, error },
-                }
-            })),
+                }))
+            }
+            Action::Finish { status } => {
+                let events =
+                    self.events_for(&pod, &node_name, pod_worker::stopping_events(&pod), client);
+                Some(Box::pin(async move {
+                    events.await;
+                    if let Some(status) = status {
+                        let patch = json!({"status": status});
+                        match api
+                            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                            .await
+                        {
+                            Ok(_) => {}
+                            Err(e) if is_conflict(&e, 404) => return Outcome::Gone { key },
+                            Err(error) => return Outcome::Failed { key, error },
+                        }
+                    }
+                    let dp = DeleteParams {
+                        grace_period_seconds: Some(0),
+                        preconditions: Some(Preconditions {
+                            uid: Some(uid),
+                            resource_version: None,
+                        }),
+                        ..Default::default()
+                    };
+                    match api.delete(&name, &dp).await {
+                        Ok(_) => Outcome::Finished { key },
+                        Err(e) if is_conflict(&e, 404) || is_conflict(&e, 409) => {
+                            Outcome::Gone { key }
+                        }
+                        Err(error) => Outcome::Failed { key, error },
+                    }
+                }))
+            }
         }
     }
 }
@@ -438,6 +491,7 @@ pub async fn run_simulated(
         busy: HashSet::new(),
         dirty: HashSet::new(),
         start_delay: opts.start_delay,
+        record_events: opts.events,
     };
     let mut in_flight: FuturesUnordered<Work> = FuturesUnordered::new();
     let limit = opts.parallelism.max(1) * 4;

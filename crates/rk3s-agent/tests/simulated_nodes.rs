@@ -261,6 +261,20 @@ async fn fleet_registers_heartbeats_and_runs_bound_pods() {
             .as_str()
             .is_some_and(|i| i.starts_with("docker.io/library/nginx@sha256:"))
     );
+    eventually("kubelet events", Duration::from_secs(10), || {
+        let describe = s.ok(&["describe", "pod", "web"]);
+        let wanted = [
+            "kubelet  Container image \"nginx:1.25\" already present on machine",
+            "kubelet  Created container: c",
+            "kubelet  Started container c",
+        ];
+        if wanted.iter().all(|w| describe.contains(w)) {
+            Ok(())
+        } else {
+            Err(describe)
+        }
+    })
+    .await;
     let elsewhere = s.json(&["get", "pod", "elsewhere"]);
     assert!(
         elsewhere["status"].get("containerStatuses").is_none(),

@@ -330,3 +330,41 @@ fn image_ids_are_qualified() {
     assert!(image_id("localhost:5000/app").starts_with("localhost:5000/app@sha256:"));
     assert_ne!(image_id("a"), image_id("b"));
 }
+
+#[test]
+fn starting_containers_records_pulled_created_started() {
+    let p = pod("Always", json!({}));
+    let (s, _) = written(step(&p, &env(0)));
+    let events = transition_events(&p, &s);
+    let reasons: Vec<_> = events.iter().map(|e| e.reason).collect();
+    assert_eq!(reasons, ["Pulled", "Created", "Started"]);
+    assert_eq!(
+        events[0].message,
+        "Container image \"busybox\" already present on machine"
+    );
+    assert_eq!(events[2].message, "Started container c");
+    let p = with(p, s.clone());
+    assert!(
+        transition_events(&p, &s).is_empty(),
+        "no events when nothing starts"
+    );
+}
+
+#[test]
+fn restarts_record_new_starts_and_deletion_records_killing() {
+    let p = pod("Always", json!({EXIT_AFTER_ANNOTATION: "1s"}));
+    let (s, _) = written(step(&p, &env(0)));
+    let p = with(p, s);
+    let (s, _) = written(step(&p, &env(1)));
+    assert_eq!(transition_events(&p, &s).len(), 3);
+    let killing = stopping_events(&p);
+    assert_eq!(
+        killing,
+        vec![PodEvent {
+            type_: "Normal",
+            reason: "Killing",
+            message: "Stopping container c".into()
+        }]
+    );
+    assert!(stopping_events(&pod("Always", json!({}))).is_empty());
+}
