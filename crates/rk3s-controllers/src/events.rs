@@ -1,5 +1,5 @@
 //! Events the controllers record for `kubectl describe` (best effort: a failed event never fails
-//! a sync).
+//! a sync), and the one-line error text their logs carry.
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
@@ -51,5 +51,33 @@ impl Events {
         if let Err(e) = self.recorder.publish(&ev, on).await {
             debug!(error = %e, reason, "event not recorded");
         }
+    }
+}
+
+/// An error and its sources on one line (`creating a pod failed: ... exceeded quota ...`), for
+/// logs: the error types keep their own messages free of their sources.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause() {
+        let e = Outer(std::io::Error::other("inner"));
+        assert_eq!(error_chain(&e), "outer: inner");
     }
 }

@@ -221,3 +221,62 @@ fn only_the_lease_holder_runs_and_a_successor_takes_over() {
     });
     assert!(second.stop().is_ok());
 }
+
+#[test]
+fn a_quota_shows_as_replica_failure_on_the_set_and_its_deployment() {
+    let s = Server::start();
+    let _c = Controllers::start(&s.kubeconfig(), "test-manager");
+    s.apply(
+        r#"
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: pods}
+spec: {hard: {pods: "1"}}
+"#,
+    );
+    s.ok(&[
+        "create",
+        "deployment",
+        "capped",
+        "--image=busybox",
+        "--replicas=2",
+    ]);
+    let failure = |kind: &str, name: &str| -> Option<Value> {
+        let obj = s.json(&["get", kind, name]);
+        obj["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "ReplicaFailure")
+            .cloned()
+    };
+    s.eventually("a replica failure on the replica set", None, || {
+        let sets = s.items(&["rs", "-l", "app=capped"]);
+        sets.len() == 1 && {
+            let name = sets[0]["metadata"]["name"].as_str().unwrap_or_default();
+            failure("rs", name).is_some_and(|c| {
+                c["reason"] == "FailedCreate"
+                    && c["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("exceeded quota"))
+            })
+        }
+    });
+    s.eventually("the failure mirrored on the deployment", None, || {
+        failure("deployment", "capped").is_some_and(|c| c["reason"] == "FailedCreate")
+    });
+    assert_eq!(live_pods(&s, "app=capped").len(), 1);
+
+    // Room again: the second pod is made and the failure clears.
+    s.ok(&["delete", "resourcequota", "pods"]);
+    s.eventually("the failure to clear", None, || {
+        let sets = s.items(&["rs", "-l", "app=capped"]);
+        let name = sets
+            .first()
+            .and_then(|r| r["metadata"]["name"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        live_pods(&s, "app=capped").len() == 2
+            && failure("rs", &name).is_none()
+            && failure("deployment", "capped").is_none()
+    });
+}

@@ -78,6 +78,6 @@ fn deployments_for_set(store: &Store<Deployment>, rs: &ReplicaSet) -> Vec<Object
 }
 
 fn error_policy(d: Arc<Deployment>, error: &SyncError, _ctx: Arc<sync::Context>) -> Action {
-    warn!(error = %error, deployment = %d.name_any(), "deployment sync failed");
+    warn!(error = %crate::events::error_chain(error), deployment = %d.name_any(), "deployment sync failed");
     Action::requeue(Duration::from_secs(5))
 }

@@ -10,6 +10,7 @@ use super::rollout::RsView;
 
 pub const AVAILABLE: &str = "Available";
 pub const PROGRESSING: &str = "Progressing";
+pub const REPLICA_FAILURE: &str = "ReplicaFailure";
 pub const MIN_AVAILABLE: &str = "MinimumReplicasAvailable";
 pub const MIN_UNAVAILABLE: &str = "MinimumReplicasUnavailable";
 pub const NEW_RS_CREATED: &str = "NewReplicaSetCreated";
@@ -175,6 +176,21 @@ pub fn progress(
         .unwrap_or_default();
     let left = SignedDuration::from_secs(secs.into()) - since;
     Some(Duration::try_from(left).unwrap_or_default() + Duration::from_secs(1))
+}
+
+/// Mirrors a ReplicaSet's `ReplicaFailure` (reason and message) on the Deployment, or clears it
+/// once no set reports one.
+pub fn replica_failure(s: &mut DeploymentStatus, failure: Option<(&str, &str)>, now: Timestamp) {
+    match failure {
+        Some((reason, message)) => {
+            set_condition(s, condition(REPLICA_FAILURE, "True", reason, message, now));
+        }
+        None => {
+            if let Some(c) = s.conditions.as_mut() {
+                c.retain(|c| c.type_ != REPLICA_FAILURE);
+            }
+        }
+    }
 }
 
 /// The Progressing condition a paused or resumed Deployment shows; `None` when nothing changes.
@@ -397,6 +413,19 @@ mod tests {
             pause_condition(&d, ts(3)).unwrap().reason.as_deref(),
             Some(RESUMED)
         );
+    }
+
+    #[test]
+    fn a_replica_failure_is_mirrored_and_cleared() {
+        let mut s = DeploymentStatus::default();
+        replica_failure(&mut s, Some(("FailedCreate", "exceeded quota")), ts(1));
+        let c = find(&s, REPLICA_FAILURE).unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.message.as_deref()),
+            ("True", Some("exceeded quota"))
+        );
+        replica_failure(&mut s, None, ts(2));
+        assert!(find(&s, REPLICA_FAILURE).is_none());
     }
 
     #[test]

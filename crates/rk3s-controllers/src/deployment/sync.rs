@@ -656,6 +656,25 @@ impl Sync<'_> {
             self.bounds.unavailable,
             self.now,
         );
+        let failure = all.iter().find_map(|rs| {
+            rs.status
+                .as_ref()?
+                .conditions
+                .as_ref()?
+                .iter()
+                .find(|c| c.type_ == status::REPLICA_FAILURE && c.status == "True")
+                .map(|c| {
+                    (
+                        c.reason.clone().unwrap_or_default(),
+                        c.message.clone().unwrap_or_default(),
+                    )
+                })
+        });
+        status::replica_failure(
+            &mut st,
+            failure.as_ref().map(|(r, m)| (r.as_str(), m.as_str())),
+            self.now,
+        );
         let paused = self.spec.paused.unwrap_or(false);
         let again = if track_progress && !paused {
             status::progress(

@@ -3,9 +3,9 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::jiff::Timestamp;
 use rk3s_core::selectors::LabelSelector;
 
@@ -233,6 +233,34 @@ pub fn status(rs: &ReplicaSet, active: &[&Pod], now: Timestamp) -> ReplicaSetSta
         conditions: rs.status.as_ref().and_then(|s| s.conditions.clone()),
         terminating_replicas: rs.status.as_ref().and_then(|s| s.terminating_replicas),
     }
+}
+
+/// Condition type a set shows while it cannot create the pods it needs (quota, admission).
+pub const REPLICA_FAILURE: &str = "ReplicaFailure";
+
+/// Sets the `ReplicaFailure` condition (reason `FailedCreate`) after a failed creation, and
+/// removes it after a sync that needed none or succeeded.
+pub fn set_replica_failure(status: &mut ReplicaSetStatus, failure: Option<&str>, now: Timestamp) {
+    let mut conds: Vec<ReplicaSetCondition> = status.conditions.take().unwrap_or_default();
+    match failure {
+        Some(message) => {
+            let unchanged = conds
+                .iter()
+                .any(|c| c.type_ == REPLICA_FAILURE && c.message.as_deref() == Some(message));
+            if !unchanged {
+                conds.retain(|c| c.type_ != REPLICA_FAILURE);
+                conds.push(ReplicaSetCondition {
+                    type_: REPLICA_FAILURE.into(),
+                    status: "True".into(),
+                    reason: Some("FailedCreate".into()),
+                    message: Some(message.into()),
+                    last_transition_time: Some(Time(now)),
+                });
+            }
+        }
+        None => conds.retain(|c| c.type_ != REPLICA_FAILURE),
+    }
+    status.conditions = (!conds.is_empty()).then_some(conds);
 }
 
 /// The earliest time a ready pod becomes available, so the status can be refreshed then.
@@ -512,6 +540,25 @@ mod tests {
             pod_from_template(&anonymous).unwrap_err(),
             DecideError::MissingIdentity
         );
+    }
+
+    #[test]
+    fn a_failed_creation_sets_replica_failure_until_a_clean_sync() {
+        let mut st = ReplicaSetStatus::default();
+        set_replica_failure(&mut st, Some("exceeded quota: q"), ts(1));
+        let c = &st.conditions.as_ref().unwrap()[0];
+        assert_eq!(
+            (c.type_.as_str(), c.reason.as_deref()),
+            (REPLICA_FAILURE, Some("FailedCreate"))
+        );
+        // The same failure again keeps the original time.
+        set_replica_failure(&mut st, Some("exceeded quota: q"), ts(9));
+        assert_eq!(
+            st.conditions.as_ref().unwrap()[0].last_transition_time,
+            Some(Time(ts(1)))
+        );
+        set_replica_failure(&mut st, None, ts(10));
+        assert_eq!(st.conditions, None);
     }
 
     #[test]

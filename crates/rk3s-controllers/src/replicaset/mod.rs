@@ -145,7 +145,7 @@ fn sets_for_pod(store: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<ReplicaSe
 }
 
 fn error_policy(rs: Arc<ReplicaSet>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
-    warn!(error = %error, replicaset = %rs.name_any(), "replicaset sync failed");
+    warn!(error = %crate::events::error_chain(error), replicaset = %rs.name_any(), "replicaset sync failed");
     Action::requeue(Duration::from_secs(5))
 }
 
@@ -196,10 +196,13 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
 
     let now = Timestamp::now();
     let active: Vec<&Pod> = owned.iter().filter(|p| pods::is_active(p)).collect();
+    let mut create_error = None;
     if !deleting {
         match decide::scale_action(spec.replicas.unwrap_or(1), &active, now) {
             ScaleAction::Nothing => {}
-            ScaleAction::Create(n) => create_pods(&pods_api, &rs, n, &ctx.events).await?,
+            ScaleAction::Create(n) => {
+                create_error = create_pods(&pods_api, &rs, n, &ctx.events).await.err();
+            }
             ScaleAction::Delete(names) => {
                 for pod in names {
                     match pods_api.delete(&pod, &DeleteParams::default()).await {
@@ -217,14 +220,24 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
         }
     }
 
-    let status = decide::status(&rs, &active, now);
+    let mut status = decide::status(&rs, &active, now);
+    let failure = create_error.as_ref().map(|e| match e {
+        ReconcileError::CreatePod(kube::Error::Api(resp)) => resp.message.clone(),
+        other => other.to_string(),
+    });
+    decide::set_replica_failure(&mut status, failure.as_deref(), now);
     if rs.status.as_ref() != Some(&status) {
+        let mut body = serde_json::to_value(&status).unwrap_or_default();
+        // A merge patch keeps what it does not mention: clearing needs an explicit null.
+        if status.conditions.is_none() {
+            body["conditions"] = serde_json::Value::Null;
+        }
         let sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
         match sets
             .patch_status(
                 &name,
                 &PatchParams::default(),
-                &Patch::Merge(json!({"status": status})),
+                &Patch::Merge(json!({"status": body})),
             )
             .await
         {
@@ -232,6 +245,9 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
             Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Action::await_change()),
             Err(e) => return Err(ReconcileError::UpdateStatus(e)),
         }
+    }
+    if let Some(e) = create_error {
+        return Err(e);
     }
     let next = if strays_left {
         Duration::from_secs(1)
