@@ -3,12 +3,15 @@
 //!
 //! The binary is not built by this crate: run `cargo build -p rk3s` first. It is found through
 //! `RK3S_BIN`, else `$CARGO_TARGET_DIR/debug/rk3s`, else `/var/cache/rk3s-target/debug/rk3s`,
-//! else `target/debug/rk3s` in the workspace.
+//! else `target/debug/rk3s` in the workspace. The server must not run controllers of its own
+//! while these tests run theirs: it is started with `--disable-controller-manager` (and
+//! `--disable-scheduler`) when its `--help` lists them.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -34,6 +37,25 @@ pub fn rk3s_binary() -> PathBuf {
         .expect("the rk3s binary: run `cargo build -p rk3s` first (or set RK3S_BIN)")
 }
 
+/// The `rk3s server` flags, among those that switch off its built-in control loops, that this
+/// binary understands.
+fn disabling_flags(bin: &Path) -> Vec<&'static str> {
+    static FLAGS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    FLAGS
+        .get_or_init(|| {
+            let help = Command::new(bin)
+                .args(["server", "--help"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            ["--disable-controller-manager", "--disable-scheduler"]
+                .into_iter()
+                .filter(|f| help.contains(f))
+                .collect()
+        })
+        .clone()
+}
+
 pub struct Server {
     pub dir: tempfile::TempDir,
     pub port: u16,
@@ -50,8 +72,10 @@ impl Server {
         let config = dir.path().join("config.yaml");
         std::fs::write(&config, "").expect("config file");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let child = Command::new(rk3s_binary())
+        let bin = rk3s_binary();
+        let child = Command::new(&bin)
             .arg("server")
+            .args(disabling_flags(&bin))
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--https-listen-port")
@@ -75,6 +99,21 @@ impl Server {
             child: Some(child),
         };
         s.wait_ready();
+        if !disabling_flags(&rk3s_binary()).contains(&"--disable-controller-manager") {
+            // A server that runs the controllers itself would fight the ones under test.
+            std::thread::sleep(Duration::from_secs(1));
+            let lease = s.kubectl(&[
+                "get",
+                "lease",
+                "-n",
+                "kube-system",
+                "rk3s-controller-manager",
+            ]);
+            assert!(
+                !lease.status.success(),
+                "this rk3s binary runs its own controller manager and has no --disable-controller-manager"
+            );
+        }
         s
     }
 
