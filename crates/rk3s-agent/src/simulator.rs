@@ -10,6 +10,7 @@ use futures::StreamExt;
 use futures::stream::{self, FuturesUnordered};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -156,32 +157,8 @@ async fn heartbeat(client: kube::Client, opts: SimulateOptions, shutdown: Cancel
         if with_status {
             last_status = tokio::time::Instant::now();
         }
-        let work = stream::iter(0..opts.count).map(|i| {
-            let (leases, nodes, opts) = (leases.clone(), nodes.clone(), &opts);
-            async move {
-                let name = opts.node_name(i);
-                let renew = json!({"spec": {"renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(now), "holderIdentity": name}});
-                match leases.patch(&name, &PatchParams::default(), &Patch::Merge(&renew)).await {
-                    Ok(_) => {}
-                    Err(e) if is_conflict(&e, 404) => {
-                        let lease = node::node_lease(&name, None, now);
-                        if let Err(e) = leases.create(&PostParams::default(), &lease).await {
-                            warn!(error = %e, node = %name, "lease re-create failed");
-                        }
-                    }
-                    Err(e) => warn!(error = %e, node = %name, "lease renew failed"),
-                }
-                if with_status {
-                    let status = node::node_status(opts, i, now, None);
-                    // Only the conditions carry heartbeats; transition times stay as first written.
-                    let conditions: Vec<_> = status.conditions.unwrap_or_default().into_iter().map(|mut c| { c.last_transition_time = None; c }).collect();
-                    let patch = json!({"status": {"conditions": conditions}});
-                    if let Err(e) = nodes.patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
-                        warn!(error = %e, node = %name, "node status update failed");
-                    }
-                }
-            }
-        });
+        let work = stream::iter(0..opts.count)
+            .map(|i| beat_one(&leases, &nodes, &opts, i, now, with_status));
         let mut work = pin!(work.buffer_unordered(opts.parallelism.max(1)));
         loop {
             tokio::select! {
@@ -189,6 +166,61 @@ async fn heartbeat(client: kube::Client, opts: SimulateOptions, shutdown: Cancel
                 next = work.next() => if next.is_none() { break },
             }
         }
+    }
+}
+
+/// One node's heartbeat: renew its Lease and, with `with_status`, its conditions. A Lease or
+/// Node deleted behind the agent's back is created again, as a kubelet re-registers.
+async fn beat_one(
+    leases: &Api<Lease>,
+    nodes: &Api<Node>,
+    opts: &SimulateOptions,
+    index: usize,
+    now: jiff::Timestamp,
+    with_status: bool,
+) {
+    let name = opts.node_name(index);
+    let renew = json!({"spec": {"renewTime": MicroTime(now), "holderIdentity": name}});
+    match leases
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&renew))
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_conflict(&e, 404) => {
+            let lease = node::node_lease(&name, None, now);
+            if let Err(e) = leases.create(&PostParams::default(), &lease).await {
+                warn!(error = %e, node = %name, "lease re-create failed");
+            }
+        }
+        Err(e) => warn!(error = %e, node = %name, "lease renew failed"),
+    }
+    if !with_status {
+        return;
+    }
+    // Only the conditions carry heartbeats; transition times stay as first written.
+    let conditions: Vec<_> = node::node_status(opts, index, now, None)
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            c.last_transition_time = None;
+            c
+        })
+        .collect();
+    let patch = json!({"status": {"conditions": conditions}});
+    match nodes
+        .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_conflict(&e, 404) => {
+            let node = node::node_object(opts, index, now);
+            match nodes.create(&PostParams::default(), &node).await {
+                Ok(_) => info!(node = %name, "node re-registered"),
+                Err(e) => warn!(error = %e, node = %name, "node re-registration failed"),
+            }
+        }
+        Err(e) => warn!(error = %e, node = %name, "node status update failed"),
     }
 }
 

@@ -298,6 +298,19 @@ async fn fleet_registers_heartbeats_and_runs_bound_pods() {
     })
     .await;
 
+    // A node deleted behind the agent's back registers again.
+    s.ok(&["delete", "node", "fleet-1"]);
+    eventually("fleet-1 re-registered", Duration::from_secs(15), || {
+        let out = s.kubectl(&["get", "node", "fleet-1", "--no-headers"], None);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && text.contains(" Ready ") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    })
+    .await;
+
     // Restarting the agent leaves running pods as they are.
     shutdown.cancel();
     fleet.await.expect("simulator stopped cleanly");

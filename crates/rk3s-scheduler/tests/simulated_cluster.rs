@@ -4,7 +4,8 @@
 //! Needs the server binary built first: `cargo build -p rk3s`. It is looked up at `$RK3S_BIN`,
 //! then `$CARGO_TARGET_DIR/debug/rk3s`, then `/var/cache/rk3s-target/debug/rk3s`.
 //! The throughput measurement (100 nodes, 1,000 pods) is `#[ignore]`d: run it with
-//! `cargo test -p rk3s-scheduler --test simulated_cluster -- --ignored --nocapture`.
+//! `cargo test -p rk3s-scheduler --test simulated_cluster -- --ignored --nocapture` (set
+//! `RK3S_SIM_EVENTS=1` to have the simulated kubelets record their events during it).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -237,14 +238,20 @@ async fn running(s: &Server, name: &str) -> Value {
 }
 
 fn start_components(client: &kube::Client, nodes: usize, shutdown: &CancellationToken) {
-    start_simulator(client, nodes, shutdown);
+    start_simulator(client, nodes, true, shutdown);
     start_scheduler(client, shutdown);
 }
 
-fn start_simulator(client: &kube::Client, nodes: usize, shutdown: &CancellationToken) {
+fn start_simulator(
+    client: &kube::Client,
+    nodes: usize,
+    events: bool,
+    shutdown: &CancellationToken,
+) {
     let opts = SimulateOptions {
         count: nodes,
         name_prefix: "sim-".into(),
+        events,
         ..Default::default()
     };
     let (c, t) = (client.clone(), shutdown.clone());
@@ -415,7 +422,9 @@ async fn measure_binding_throughput_with_100_nodes() {
     let s = Server::start();
     let client = s.client().await;
     let shutdown = CancellationToken::new();
-    start_simulator(&client, 100, &shutdown);
+    // Kubelet events off: they triple the API writes per pod and this measures the scheduler.
+    let events = std::env::var_os("RK3S_SIM_EVENTS").is_some();
+    start_simulator(&client, 100, events, &shutdown);
     eventually("100 nodes", Duration::from_secs(60), || {
         let out = s.ok(&["get", "nodes", "--no-headers"]);
         let n = out.lines().filter(|l| l.contains(" Ready ")).count();
