@@ -2,12 +2,15 @@
 //! ordinary API clients built on kube-rs, run only by the holder of a Lease.
 //! Entry point: [`run`].
 
+pub mod daemonset;
 pub mod deployment;
+pub mod endpoints;
 pub mod events;
 pub mod gc;
 pub mod leader;
 pub mod pods;
 pub mod replicaset;
+pub mod statefulset;
 
 use kube::Client;
 use kube::api::GroupVersionKind;
@@ -85,6 +88,19 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
             &opts.identity,
             term.clone()
         ),
+        statefulset::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        daemonset::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        endpoints::run(client.clone(), opts.concurrency, term.clone()),
         gc::run(client, opts.gc_resources, term),
     );
 }

@@ -129,7 +129,11 @@ pub enum Step {
     /// `current` (below the partition) or else the update revision.
     Create { ordinal: i32, current: bool },
     /// Delete a pod: finished, condemned by a scale-down, or outdated in a rolling update.
-    Delete { name: String, ordinal: i32, condemned: bool },
+    Delete {
+        name: String,
+        ordinal: i32,
+        condemned: bool,
+    },
 }
 
 /// What this sync does, in order. OrderedReady stops at the first pod that is not yet Running
@@ -151,7 +155,7 @@ pub fn plan(
             condemned.push((ord, pod));
         }
     }
-    condemned.sort_by(|a, b| b.0.cmp(&a.0));
+    condemned.sort_by_key(|c| std::cmp::Reverse(c.0));
     let mut steps = Vec::new();
     let below_partition = |ord: i32| match s.strategy {
         Strategy::RollingUpdate { partition } => {
@@ -296,7 +300,10 @@ pub fn pod_for(
 
 /// The claims of one ordinal, owned by the set only when its retention policy deletes them
 /// with the set (the default, Retain, leaves them unowned).
-pub fn claims_for(sts: &StatefulSet, ordinal: i32) -> Result<Vec<PersistentVolumeClaim>, PlanError> {
+pub fn claims_for(
+    sts: &StatefulSet,
+    ordinal: i32,
+) -> Result<Vec<PersistentVolumeClaim>, PlanError> {
     let (Some(set), Some(ns), Some(uid)) = (
         sts.metadata.name.as_deref(),
         sts.metadata.namespace.as_deref(),
@@ -439,14 +446,20 @@ mod tests {
         let s = settings(3, false, RU);
         assert_eq!(
             plan(&s, &[], "r1", "r1"),
-            vec![Step::Create { ordinal: 0, current: false }]
+            vec![Step::Create {
+                ordinal: 0,
+                current: false
+            }]
         );
         let pods = vec![member("web", 0, "r1", false)];
         assert!(plan(&s, &view(&pods), "r1", "r1").is_empty());
         let pods = vec![member("web", 0, "r1", true)];
         assert_eq!(
             plan(&s, &view(&pods), "r1", "r1"),
-            vec![Step::Create { ordinal: 1, current: false }]
+            vec![Step::Create {
+                ordinal: 1,
+                current: false
+            }]
         );
     }
 
@@ -457,8 +470,14 @@ mod tests {
         assert_eq!(
             plan(&s, &view(&pods), "r1", "r1"),
             vec![
-                Step::Create { ordinal: 0, current: false },
-                Step::Create { ordinal: 2, current: false }
+                Step::Create {
+                    ordinal: 0,
+                    current: false
+                },
+                Step::Create {
+                    ordinal: 2,
+                    current: false
+                }
             ]
         );
     }
@@ -470,7 +489,11 @@ mod tests {
         let steps = plan(&s, &view(&pods), "r1", "r1");
         assert_eq!(
             steps,
-            vec![Step::Delete { name: "web-2".into(), ordinal: 2, condemned: true }]
+            vec![Step::Delete {
+                name: "web-2".into(),
+                ordinal: 2,
+                condemned: true
+            }]
         );
         let mut going = pods.clone();
         going[2].metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
@@ -483,7 +506,11 @@ mod tests {
         let s = settings(3, false, RU);
         assert_eq!(
             plan(&s, &view(&pods), "old", "new"),
-            vec![Step::Delete { name: "web-2".into(), ordinal: 2, condemned: false }]
+            vec![Step::Delete {
+                name: "web-2".into(),
+                ordinal: 2,
+                condemned: false
+            }]
         );
         let mut half = pods.clone();
         half[2] = member("web", 2, "new", false);
@@ -494,11 +521,23 @@ mod tests {
         half[2] = member("web", 2, "new", true);
         assert_eq!(
             plan(&s, &view(&half), "old", "new"),
-            vec![Step::Delete { name: "web-1".into(), ordinal: 1, condemned: false }]
+            vec![Step::Delete {
+                name: "web-1".into(),
+                ordinal: 1,
+                condemned: false
+            }]
         );
         let partitioned = settings(3, false, Strategy::RollingUpdate { partition: 2 });
         assert!(plan(&partitioned, &view(&half), "old", "new").is_empty());
-        assert!(plan(&settings(3, false, Strategy::OnDelete), &view(&pods), "old", "new").is_empty());
+        assert!(
+            plan(
+                &settings(3, false, Strategy::OnDelete),
+                &view(&pods),
+                "old",
+                "new"
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -506,12 +545,18 @@ mod tests {
         let s = settings(3, false, Strategy::RollingUpdate { partition: 2 });
         assert_eq!(
             plan(&s, &[], "old", "new"),
-            vec![Step::Create { ordinal: 0, current: true }]
+            vec![Step::Create {
+                ordinal: 0,
+                current: true
+            }]
         );
         let pods: Vec<Pod> = (0..2).map(|i| member("web", i, "old", true)).collect();
         assert_eq!(
             plan(&s, &view(&pods), "old", "new"),
-            vec![Step::Create { ordinal: 2, current: false }]
+            vec![Step::Create {
+                ordinal: 2,
+                current: false
+            }]
         );
     }
 
@@ -525,7 +570,11 @@ mod tests {
         let pods = vec![p];
         assert_eq!(
             plan(&s, &view(&pods), "r1", "r1"),
-            vec![Step::Delete { name: "web-0".into(), ordinal: 0, condemned: false }]
+            vec![Step::Delete {
+                name: "web-0".into(),
+                ordinal: 0,
+                condemned: false
+            }]
         );
     }
 
@@ -537,9 +586,19 @@ mod tests {
         assert_eq!(
             plan(&s, &view(&pods), "r1", "r1"),
             vec![
-                Step::Create { ordinal: 5, current: false },
-                Step::Create { ordinal: 6, current: false },
-                Step::Delete { name: "web-0".into(), ordinal: 0, condemned: true }
+                Step::Create {
+                    ordinal: 5,
+                    current: false
+                },
+                Step::Create {
+                    ordinal: 6,
+                    current: false
+                },
+                Step::Delete {
+                    name: "web-0".into(),
+                    ordinal: 0,
+                    condemned: true
+                }
             ]
         );
     }
@@ -585,15 +644,24 @@ mod tests {
         let p = pod_for(&sts, &PodTemplateSpec::default(), 2, "web-abc").unwrap();
         assert_eq!(p.metadata.name.as_deref(), Some("web-2"));
         let labels = p.metadata.labels.clone().unwrap_or_default();
-        assert_eq!(labels.get(POD_NAME_LABEL).map(String::as_str), Some("web-2"));
+        assert_eq!(
+            labels.get(POD_NAME_LABEL).map(String::as_str),
+            Some("web-2")
+        );
         assert_eq!(labels.get(POD_INDEX_LABEL).map(String::as_str), Some("2"));
-        assert_eq!(labels.get(REVISION_LABEL).map(String::as_str), Some("web-abc"));
+        assert_eq!(
+            labels.get(REVISION_LABEL).map(String::as_str),
+            Some("web-abc")
+        );
         let spec = p.spec.unwrap_or_default();
         assert_eq!(spec.hostname.as_deref(), Some("web-2"));
         assert_eq!(spec.subdomain.as_deref(), Some("web-svc"));
         let vols = spec.volumes.unwrap_or_default();
         assert_eq!(
-            vols[0].persistent_volume_claim.as_ref().map(|c| c.claim_name.as_str()),
+            vols[0]
+                .persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str()),
             Some("data-web-2")
         );
     }
@@ -604,11 +672,20 @@ mod tests {
         assert_eq!(retained[0].metadata.name.as_deref(), Some("data-web-1"));
         assert!(retained[0].metadata.owner_references.is_none());
         assert_eq!(
-            retained[0].metadata.labels.as_ref().and_then(|l| l.get("app")).map(String::as_str),
+            retained[0]
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app"))
+                .map(String::as_str),
             Some("web")
         );
         let owned = claims_for(&set(Some("Delete")), 1).unwrap();
-        let refs = owned[0].metadata.owner_references.clone().unwrap_or_default();
+        let refs = owned[0]
+            .metadata
+            .owner_references
+            .clone()
+            .unwrap_or_default();
         assert_eq!(refs[0].kind, "StatefulSet");
         assert_eq!(refs[0].uid, "u1");
     }

@@ -56,9 +56,15 @@ fn disabling_flags(bin: &Path) -> Vec<&'static str> {
         .clone()
 }
 
+/// Marks a server directory whose server runs its own controller manager.
+const BUILTIN_MARKER: &str = "builtin-controller-manager";
+
 pub struct Server {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// The server runs this crate's controllers itself and cannot be told not to: the tests then
+    /// exercise those (the same code, built into the binary) instead of starting their own.
+    pub builtin_manager: bool,
     child: Option<Child>,
 }
 
@@ -96,25 +102,36 @@ impl Server {
         let mut s = Server {
             dir,
             port,
+            builtin_manager: false,
             child: Some(child),
         };
         s.wait_ready();
         if !disabling_flags(&rk3s_binary()).contains(&"--disable-controller-manager") {
-            // A server that runs the controllers itself would fight the ones under test.
-            std::thread::sleep(Duration::from_secs(1));
-            let lease = s.kubectl(&[
+            s.builtin_manager = s.wait_for_builtin_manager();
+            if s.builtin_manager {
+                let _ = std::fs::write(s.dir.path().join(BUILTIN_MARKER), "");
+            }
+        }
+        s
+    }
+
+    /// A server with in-process controllers takes the lease right after start-up.
+    fn wait_for_builtin_manager(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            let lease = self.kubectl(&[
                 "get",
                 "lease",
                 "-n",
                 "kube-system",
                 "rk3s-controller-manager",
             ]);
-            assert!(
-                !lease.status.success(),
-                "this rk3s binary runs its own controller manager and has no --disable-controller-manager"
-            );
+            if lease.status.success() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        s
+        false
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
@@ -285,7 +302,23 @@ pub struct Controllers {
 }
 
 impl Controllers {
+    /// Starts the controllers against the server of `kubeconfig`, unless that server runs its
+    /// own (see [`Server::builtin_manager`]).
     pub fn start(kubeconfig: &Path, identity: &str) -> Controllers {
+        let builtin = kubeconfig
+            .parent()
+            .is_some_and(|d| d.join(BUILTIN_MARKER).exists());
+        if builtin {
+            return Controllers {
+                token: CancellationToken::new(),
+                thread: None,
+            };
+        }
+        Controllers::start_with_lease(kubeconfig, identity, None)
+    }
+
+    /// Starts the controllers, campaigning for `lease` (default: the server's lease name).
+    pub fn start_with_lease(kubeconfig: &Path, identity: &str, lease: Option<&str>) -> Controllers {
         // RUST_LOG=rk3s_controllers=debug shows what the loops did when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -295,6 +328,7 @@ impl Controllers {
         let t = token.clone();
         let path = kubeconfig.to_path_buf();
         let identity = identity.to_string();
+        let lease = lease.map(str::to_string);
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -312,6 +346,9 @@ impl Controllers {
                 opts.election.renew_deadline = Duration::from_secs(4);
                 opts.election.renew_interval = Duration::from_secs(1);
                 opts.election.retry_interval = Duration::from_millis(500);
+                if let Some(name) = lease {
+                    opts.election.name = name;
+                }
                 rk3s_controllers::run(client, opts, t).await
             })
         });
