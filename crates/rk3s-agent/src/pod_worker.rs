@@ -517,7 +517,7 @@ pub fn step(pod: &Pod, env: &Env<'_>) -> Action {
             )
         })
         .collect();
-    let status = running_status(pod, env, restarts + 1, Some(&last));
+    let status = running_status(pod, env, restarts.saturating_add(1), Some(&last));
     Action::Write {
         status,
         recheck: Some(exit_after),

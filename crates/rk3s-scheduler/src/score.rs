@@ -50,7 +50,8 @@ pub fn score(ctx: &PodContext<'_>, node: &NodeInfo) -> RawScores {
             if cap <= 0 || used > cap {
                 0
             } else {
-                (cap - used) * MAX_NODE_SCORE / cap
+                // i128: allocatable can be near i64::MAX on a hostile node object.
+                ((i128::from(cap - used) * i128::from(MAX_NODE_SCORE)) / i128::from(cap)) as i64
             }
         })
         .sum::<i64>()

@@ -504,3 +504,10 @@ fn hostile_specs_do_not_panic() {
     let empty: Pod = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
     let _ = schedule(&empty, &Snapshot::new(three_nodes(), []));
 }
+
+#[test]
+fn enormous_allocatable_does_not_overflow_the_scores() {
+    let huge = json!({"status": {"allocatable": {"cpu": "9000000000000000", "memory": "9e18", "pods": "110"}}});
+    let s = Snapshot::new(vec![node("a", huge.clone()), node("b", huge)], []);
+    assert!(schedule(&pod("p", cpu("1")), &s).is_ok());
+}

@@ -368,3 +368,15 @@ fn restarts_record_new_starts_and_deletion_records_killing() {
     );
     assert!(stopping_events(&pod("Always", json!({}))).is_empty());
 }
+
+#[test]
+fn absurd_restart_counts_do_not_overflow() {
+    let p = pod("Always", json!({EXIT_AFTER_ANNOTATION: "1s"}));
+    let (mut s, _) = written(step(&p, &env(0)));
+    s.container_statuses.as_mut().unwrap()[0].restart_count = i32::MAX;
+    let (s, _) = written(step(&with(p, s), &env(1)));
+    assert_eq!(
+        s.container_statuses.as_ref().unwrap()[0].restart_count,
+        i32::MAX
+    );
+}
