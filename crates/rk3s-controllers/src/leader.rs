@@ -197,13 +197,15 @@ impl Elector {
                 _ = shutdown.cancelled() => return TermEnd::Shutdown,
                 _ = tokio::time::sleep(self.cfg.renew_interval) => {}
             }
-            match self.try_claim().await {
-                Ok(true) => last_renewed = Instant::now(),
-                Ok(false) => {
+            // A hung request must not outlive the deadline it races against.
+            match tokio::time::timeout(self.cfg.renew_deadline, self.try_claim()).await {
+                Ok(Ok(true)) => last_renewed = Instant::now(),
+                Ok(Ok(false)) => {
                     warn!(lease = %self.cfg.name, "leadership taken over by another holder");
                     return TermEnd::Lost;
                 }
-                Err(e) => debug!(error = %e, "lease renewal failed"),
+                Ok(Err(e)) => debug!(error = %e, "lease renewal failed"),
+                Err(_) => debug!("lease renewal timed out"),
             }
             if last_renewed.elapsed() >= self.cfg.renew_deadline {
                 warn!(lease = %self.cfg.name, "could not renew the lease in time; stepping down");

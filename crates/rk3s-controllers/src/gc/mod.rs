@@ -30,6 +30,8 @@ use self::decide::{DependentAction, DependentRef, OwnerAction, OwnerState, Propa
 
 /// A full pass even without events, as a safety net for anything a watch missed.
 const RESYNC: Duration = Duration::from_secs(30);
+/// How long start-up waits for each mirror's first list.
+const INITIAL_SYNC: Duration = Duration::from_secs(30);
 /// Events arrive in bursts (a deletion cascades); one pass handles a burst.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
@@ -116,7 +118,9 @@ pub async fn run(client: Client, resources: Vec<GroupVersionKind>, shutdown: Can
     for m in &mirrors {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = m.store.wait_until_ready() => {}
+            // A type whose list keeps failing must not hold up the others: every owner the
+            // mirrors miss is read live before anything is deleted anyway.
+            _ = tokio::time::timeout(INITIAL_SYNC, m.store.wait_until_ready()) => {}
         }
     }
     info!(resources = mirrors.len(), "garbage collector started");
