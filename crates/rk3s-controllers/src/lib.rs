@@ -2,11 +2,13 @@
 //! ordinary API clients built on kube-rs, run only by the holder of a Lease.
 //! Entry point: [`run`].
 
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
 pub mod gc;
+pub mod job;
 pub mod leader;
 pub mod pods;
 pub mod replicaset;
@@ -89,6 +91,18 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
             term.clone()
         ),
         statefulset::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        job::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        cronjob::run(
             client.clone(),
             opts.concurrency,
             &opts.identity,

@@ -426,10 +426,11 @@ mod tests {
             next("0 0 * * 1", "2024-03-01T00:00:00Z"),
             "2024-03-04T00:00:00Z"
         );
-        // `*/2` in the day-of-week field is a restriction, so the fields combine with OR.
+        // `*/3` in the day-of-week field (Sun, Wed, Sat) is a restriction, so the fields
+        // combine with OR: Saturday the 2nd comes before the 31st.
         assert_eq!(
             next("0 0 31 * */3", "2024-03-01T00:00:00Z"),
-            "2024-03-03T00:00:00Z"
+            "2024-03-02T00:00:00Z"
         );
     }
 
