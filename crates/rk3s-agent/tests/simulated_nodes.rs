@@ -54,6 +54,9 @@ impl Server {
             .arg("--write-kubeconfig")
             .arg(dir.path().join("kubeconfig.yaml"))
             .arg("--disable-agent")
+            // This test runs its own scheduler; the server's control loops stay off.
+            .arg("--disable-scheduler")
+            .arg("--disable-controller-manager")
             .arg("--config")
             .arg(dir.path().join("config.yaml"))
             .env_remove("RK3S_TOKEN")

@@ -21,6 +21,8 @@ struct DeleteOptions {
     uid: Option<String>,
     resource_version: Option<String>,
     dry_run: bool,
+    /// `Orphan` or `Foreground` (from the query or the body); Background needs nothing.
+    propagation: Option<String>,
 }
 
 fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
@@ -51,6 +53,17 @@ fn delete_options(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
             .and_then(Value::as_str)
             .map(str::to_string),
         dry_run: ctx.query.dry_run || dry_run_body,
+        propagation: v
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| ctx.query.propagation_policy.clone())
+            .filter(|p| p == "Orphan" || p == "Foreground")
+            .or_else(|| {
+                // The deprecated orphanDependents: true means Orphan.
+                (v.get("orphanDependents").and_then(Value::as_bool) == Some(true))
+                    .then(|| "Orphan".to_string())
+            }),
     })
 }
 
@@ -134,6 +147,23 @@ async fn delete_one(
                 name: name.to_string(),
                 group: String::new(),
             });
+        }
+        // Orphan and Foreground propagation are carried out by the garbage collector, which
+        // acts on these finalizers, as upstream's does.
+        if let (Some(policy), false) = (&opts.propagation, is_namespace) {
+            let finalizer = if policy == "Orphan" {
+                "orphan"
+            } else {
+                "foregroundDeletion"
+            };
+            if let Some(meta) = objects::meta_mut(&mut obj) {
+                let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+                if let Some(items) = list.as_array_mut() {
+                    if !items.iter().any(|f| f == finalizer) {
+                        items.push(json!(finalizer));
+                    }
+                }
+            }
         }
         let has_finalizers = obj
             .pointer("/metadata/finalizers")

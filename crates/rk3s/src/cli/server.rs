@@ -52,6 +52,12 @@ pub struct ServerArgs {
     /// Do not run a local agent (control plane only).
     #[arg(long)]
     pub disable_agent: bool,
+    /// Do not run the controllers (deployments, replica sets, jobs, garbage collector, ...).
+    #[arg(long)]
+    pub disable_controller_manager: bool,
+    /// Do not run the scheduler.
+    #[arg(long)]
+    pub disable_scheduler: bool,
     /// Datastore: empty for SQLite in the data dir (PostgreSQL, MySQL and etcd come later).
     #[arg(long, env = "RK3S_DATASTORE_ENDPOINT")]
     pub datastore_endpoint: Option<String>,
@@ -93,6 +99,8 @@ pub struct ServerConfig {
     pub write_kubeconfig_mode: u32,
     pub token: Option<String>,
     pub disable_agent: bool,
+    pub disable_controller_manager: bool,
+    pub disable_scheduler: bool,
     pub node_name: Option<String>,
     pub cluster_cidr: String,
     pub service_cidr: String,
@@ -278,6 +286,8 @@ impl ServerConfig {
             write_kubeconfig_mode,
             token,
             disable_agent: a.disable_agent,
+            disable_controller_manager: a.disable_controller_manager,
+            disable_scheduler: a.disable_scheduler,
             node_name: a.node_name,
             cluster_cidr: a.cluster_cidr,
             service_cidr: a.service_cidr,

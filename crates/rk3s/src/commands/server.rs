@@ -175,27 +175,31 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         user: "system:kube-controller-manager".into(),
         groups: vec!["system:masters".into(), "system:authenticated".into()],
     };
-    let client = super::loopback::client(state.clone(), loop_identity);
-    let identity = format!(
-        "{}_{}",
-        host_name().unwrap_or_else(|| "rk3s".into()),
-        std::process::id()
-    );
-    let controllers = tokio::spawn(rk3s_controllers::run(
-        client.clone(),
-        rk3s_controllers::ControllerOptions::new(identity),
-        shutdown.clone(),
-    ));
-    let scheduler_client = super::loopback::client(
-        state.clone(),
-        rk3s_apiserver::auth::Identity {
-            user: "system:kube-scheduler".into(),
-            groups: vec!["system:masters".into(), "system:authenticated".into()],
-        },
-    );
-    let scheduler = tokio::spawn({
+    let controllers = (!cfg.disable_controller_manager).then(|| {
+        let client = super::loopback::client(state.clone(), loop_identity);
+        let identity = format!(
+            "{}_{}",
+            host_name().unwrap_or_else(|| "rk3s".into()),
+            std::process::id()
+        );
+        tokio::spawn(rk3s_controllers::run(
+            client,
+            rk3s_controllers::ControllerOptions::new(identity),
+            shutdown.clone(),
+        ))
+    });
+    let scheduler = (!cfg.disable_scheduler).then(|| {
+        let client = super::loopback::client(
+            state.clone(),
+            rk3s_apiserver::auth::Identity {
+                user: "system:kube-scheduler".into(),
+                groups: vec!["system:masters".into(), "system:authenticated".into()],
+            },
+        );
         let shutdown = shutdown.clone();
-        async move { rk3s_scheduler::run(scheduler_client, "default-scheduler", shutdown).await }
+        tokio::spawn(
+            async move { rk3s_scheduler::run(client, "default-scheduler", shutdown).await },
+        )
     });
     let serve = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
     info!(
@@ -206,11 +210,15 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     wait_for_signal().await?;
     info!("shutting down");
     shutdown.cancel();
-    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), controllers).await {
-        tracing::warn!(error = %e, "the controllers stopped with an error");
+    if let Some(task) = controllers {
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), task).await {
+            tracing::warn!(error = %e, "the controllers stopped with an error");
+        }
     }
-    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), scheduler).await {
-        tracing::warn!(error = %e, "the scheduler stopped with an error");
+    if let Some(task) = scheduler {
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), task).await {
+            tracing::warn!(error = %e, "the scheduler stopped with an error");
+        }
     }
     match tokio::time::timeout(Duration::from_secs(10), serve).await {
         Ok(Ok(res)) => res?,
