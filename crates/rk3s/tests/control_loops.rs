@@ -136,3 +136,21 @@ fn an_unschedulable_pod_stays_pending_with_a_failed_scheduling_event() {
     assert_eq!(p["status"]["phase"], "Pending");
     assert!(p["spec"]["nodeName"].is_null() || p["spec"]["nodeName"] == "");
 }
+
+#[test]
+fn deleting_with_cascade_orphan_keeps_the_pods() {
+    let s = Server::start();
+    let _agent = Agent::start(&s, 1);
+    let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: lone\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: lone}\n  template:\n    metadata:\n      labels: {app: lone}\n    spec:\n      containers:\n      - name: c\n        image: busybox\n";
+    s.apply(rs);
+    wait_for(&s, "2 running pods", Duration::from_secs(30), || running_pods(&s, "app=lone") == 2);
+    s.ok(&["delete", "rs", "lone", "--cascade=orphan"]);
+    wait_for(&s, "the replica set to go", Duration::from_secs(30), || s.ok(&["get", "rs", "-o", "name"]).trim().is_empty());
+    std::thread::sleep(Duration::from_secs(2));
+    let pods = s.json(&["get", "pods", "-l", "app=lone"]);
+    let items = pods["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "orphaned pods stay: {pods}");
+    for p in items {
+        assert!(p["metadata"]["ownerReferences"].as_array().is_none_or(|o| o.is_empty()), "{p}");
+    }
+}
