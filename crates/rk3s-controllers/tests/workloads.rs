@@ -245,6 +245,22 @@ fn a_stateful_set_comes_up_in_order_with_claims_rolls_and_scales_down_in_reverse
     let history = s.ok(&["rollout", "history", "statefulset/db"]);
     assert!(history.contains('1') && history.contains('2'), "{history}");
 
+    // `kubectl rollout undo` restores the first template from its ControllerRevision.
+    s.ok(&["rollout", "undo", "statefulset/db"]);
+    s.ok(&["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    let sts = s.json(&["get", "statefulset", "db"]);
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["containers"][0]["image"],
+        "postgres:16"
+    );
+    assert_eq!(str_at(&sts, "/status/updateRevision"), revision);
+    let revs = s.items(&["controllerrevisions", "-l", "app=db"]);
+    let renumbered = revs
+        .iter()
+        .find(|r| str_at(r, "/metadata/name") == revision)
+        .map(|r| r["revision"].clone());
+    assert_eq!(renumbered, Some(Value::from(3)), "{revs:?}");
+
     // Scaling down removes the highest ordinals and keeps their claims.
     s.ok(&["scale", "statefulset/db", "--replicas=1"]);
     s.eventually("db-1 and db-2 gone", None, || {

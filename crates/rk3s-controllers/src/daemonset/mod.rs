@@ -303,9 +303,17 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, Reco
             Err(e) => return Err(ReconcileError::UpdateStatus(e)),
         }
     }
-    Ok(Action::requeue(if acted {
+    // A ready pod turns available after minReadySeconds without any event: look again then.
+    let now = Timestamp::now();
+    let availability = owned
+        .iter()
+        .filter_map(|p| crate::pods::until_available(p, spec.min_ready_seconds.unwrap_or(0), now))
+        .min()
+        .map(|d| d + Duration::from_millis(100));
+    let next = if acted {
         Duration::from_secs(2)
     } else {
         RESYNC
-    }))
+    };
+    Ok(Action::requeue(availability.map_or(next, |a| a.min(next))))
 }

@@ -274,11 +274,19 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Action, R
     }
     // Pod events drive the next step; a short requeue covers what they might miss right after
     // our own writes.
-    Ok(Action::requeue(if acted {
+    // A ready pod turns available after minReadySeconds without any event: look again then.
+    let now = Timestamp::now();
+    let availability = owned
+        .iter()
+        .filter_map(|p| crate::pods::until_available(p, settings.min_ready_seconds, now))
+        .min()
+        .map(|d| d + Duration::from_millis(100));
+    let next = if acted {
         Duration::from_secs(2)
     } else {
         RESYNC
-    }))
+    };
+    Ok(Action::requeue(availability.map_or(next, |a| a.min(next))))
 }
 
 /// Creates the claims of an ordinal (those that exist are kept) and then its pod.
