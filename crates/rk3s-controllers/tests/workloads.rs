@@ -419,6 +419,11 @@ fn a_service_gets_endpoints_and_slices_with_its_ready_pods() {
     assert!(str_at(addr, "/nodeName").starts_with("sim-node-"), "{addr}");
     assert_eq!(addr["targetRef"]["kind"], "Pod");
     assert_eq!(ep["metadata"]["labels"]["team"], "web");
+    assert!(
+        ep["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"]
+            .is_string(),
+        "{ep}"
+    );
 
     let slices = s.items(&["endpointslices", "-l", "kubernetes.io/service-name=echo"]);
     assert_eq!(slices.len(), 1, "{slices:?}");

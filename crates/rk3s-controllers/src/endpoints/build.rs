@@ -20,6 +20,9 @@ pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 /// Label set on the objects of headless services.
 pub const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
+/// Annotation upstream's controller puts on the Endpoints it writes; it marks them as managed,
+/// so leftovers of services deleted while no controller ran can be told from hand-made ones.
+pub const TRIGGER_TIME_ANNOTATION: &str = "endpoints.kubernetes.io/last-change-trigger-time";
 /// Upstream's limit of endpoints per slice.
 pub const MAX_PER_SLICE: usize = 100;
 

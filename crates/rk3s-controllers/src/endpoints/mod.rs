@@ -12,6 +12,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::{self, Timestamp};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -137,11 +138,14 @@ fn error_policy(svc: Arc<Service>, error: &ReconcileError, _ctx: Arc<Context>) -
 }
 
 /// Endpoints are not owned by their service, so the garbage collector cannot remove them:
-/// deleted services are watched for here. (Slices carry an owner reference and go through it.)
+/// deleted services are watched for here, and after every (re)list the managed Endpoints of
+/// services that no longer exist are swept, as upstream does at start-up. (Slices carry an
+/// owner reference and go through the collector.)
 async fn delete_for_removed_services(client: Client, shutdown: CancellationToken) {
     let services: Api<Service> = Api::all(client.clone());
     let mut events =
         std::pin::pin!(watcher(services, watcher::Config::default()).default_backoff());
+    let mut listed: BTreeSet<ServiceKey> = BTreeSet::new();
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -150,16 +154,47 @@ async fn delete_for_removed_services(client: Client, shutdown: CancellationToken
         let Some(event) = next else {
             return;
         };
-        let Ok(watcher::Event::Delete(svc)) = event else {
-            continue;
-        };
-        if !build::is_managed(&svc) {
+        match event {
+            Ok(watcher::Event::Init) => listed.clear(),
+            Ok(watcher::Event::InitApply(svc)) => {
+                listed.insert((svc.namespace().unwrap_or_default(), svc.name_any()));
+            }
+            Ok(watcher::Event::InitDone) => sweep_leftovers(&client, &listed).await,
+            Ok(watcher::Event::Delete(svc)) if build::is_managed(&svc) => {
+                let ns = svc.namespace().unwrap_or_default();
+                let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
+                if let Err(e) = api.delete(&svc.name_any(), &DeleteParams::default()).await {
+                    debug!(error = %e, service = %svc.name_any(), "deleting endpoints of a removed service failed");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Deletes the Endpoints this controller wrote whose service is not in `services`.
+async fn sweep_leftovers(client: &Client, services: &BTreeSet<ServiceKey>) {
+    let all = match Api::<Endpoints>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(l) => l.items,
+        Err(e) => {
+            debug!(error = %e, "listing endpoints for leftovers failed");
+            return;
+        }
+    };
+    for ep in all {
+        let key = (ep.namespace().unwrap_or_default(), ep.name_any());
+        let managed = ep
+            .annotations()
+            .contains_key(build::TRIGGER_TIME_ANNOTATION);
+        if !managed || services.contains(&key) {
             continue;
         }
-        let ns = svc.namespace().unwrap_or_default();
-        let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
-        if let Err(e) = api.delete(&svc.name_any(), &DeleteParams::default()).await {
-            debug!(error = %e, service = %svc.name_any(), "deleting endpoints of a removed service failed");
+        let api: Api<Endpoints> = Api::namespaced(client.clone(), &key.0);
+        if let Err(e) = api.delete(&key.1, &DeleteParams::default()).await {
+            debug!(error = %e, endpoints = %key.1, "deleting leftover endpoints failed");
         }
     }
 }
@@ -208,6 +243,10 @@ async fn sync_endpoints(
     let api: Api<Endpoints> = Api::namespaced(ctx.client.clone(), ns);
     let subsets = build::subsets(svc, members);
     let labels = build::labels(svc);
+    let now = Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or(Timestamp::now())
+        .to_string();
     let existing = api
         .get_opt(&name)
         .await
@@ -223,6 +262,10 @@ async fn sync_endpoints(
                     name: Some(name),
                     namespace: Some(ns.into()),
                     labels: Some(labels),
+                    annotations: Some(BTreeMap::from([(
+                        build::TRIGGER_TIME_ANNOTATION.to_string(),
+                        now,
+                    )])),
                     ..Default::default()
                 },
                 subsets: (!subsets.is_empty()).then_some(subsets),
@@ -241,6 +284,10 @@ async fn sync_endpoints(
             }
             let mut next = current;
             next.metadata.labels = Some(labels);
+            next.metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(build::TRIGGER_TIME_ANNOTATION.into(), now);
             next.metadata.managed_fields = None;
             next.subsets = (!subsets.is_empty()).then_some(subsets);
             match api.replace(&name, &params, &next).await {

@@ -421,7 +421,8 @@ pub fn plan(job: &Job, owned: &[&Pod], now: Timestamp) -> Result<Plan, DecideErr
         failed: Some(failed),
         start_time,
         completion_time,
-        completed_indexes: indexed.then(|| completed.to_string()),
+        // Empty is left out, as upstream's `omitempty` does, so the stored status compares equal.
+        completed_indexes: (indexed && !completed.is_empty()).then(|| completed.to_string()),
         failed_indexes: old.failed_indexes.clone(),
         conditions: (!conds.is_empty()).then_some(conds),
         uncounted_terminated_pods: Some(UncountedTerminatedPods::default()),

@@ -12,7 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::revision::REVISION_LABEL;
 use crate::pods;
-use crate::replicaset::decide::controller_ref;
+use crate::replicaset::decide::{BURST_REPLICAS, controller_ref};
 
 /// Pod label with the pod's own name, so a Service can select one member.
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -164,6 +164,10 @@ pub fn plan(
         Strategy::OnDelete => false,
     };
     for ord in s.start..s.end() {
+        // A huge Parallel set is filled over several syncs, as upstream's burst limit does.
+        if steps.len() >= BURST_REPLICAS {
+            return steps;
+        }
         match slots.get(&ord) {
             None => {
                 steps.push(Step::Create {
@@ -575,6 +579,20 @@ mod tests {
                 ordinal: 0,
                 condemned: false
             }]
+        );
+    }
+
+    #[test]
+    fn a_huge_parallel_set_creates_a_bounded_batch_per_sync() {
+        let s = settings(i32::MAX, true, RU);
+        let steps = plan(&s, &[], "r1", "r1");
+        assert_eq!(steps.len(), BURST_REPLICAS);
+        assert_eq!(
+            steps.last(),
+            Some(&Step::Create {
+                ordinal: i32::try_from(BURST_REPLICAS).unwrap() - 1,
+                current: false
+            })
         );
     }
 
