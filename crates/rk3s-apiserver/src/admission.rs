@@ -52,6 +52,9 @@ pub fn admit(
         {
             keep_allocated_values(o, obj);
         }
+        if old.is_none() && rt.group == "batch" && rt.plural == "jobs" {
+            generate_job_selector(obj);
+        }
         rk3s_core::defaults::apply(&rt.group, &rt.plural, obj);
         let errors = rk3s_core::validation::validate(&rt.group, &rt.plural, old, obj);
         if !errors.is_empty() {
@@ -245,4 +248,47 @@ pub async fn enforce_namespace_policies(
             .await;
     }
     Ok(())
+}
+
+/// A new Job without `manualSelector: true` gets upstream's generated selector: its own uid,
+/// with the matching labels on the pod template.
+fn generate_job_selector(job: &mut Value) {
+    if job.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let uid = objects::meta_str(job, "uid").unwrap_or("").to_string();
+    let name = objects::name(job).to_string();
+    if uid.is_empty() || job.get("spec").and_then(Value::as_object).is_none() {
+        return;
+    }
+    let labels = serde_json::json!({
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    });
+    if job.pointer("/spec/selector").is_none() {
+        job["spec"]["selector"] =
+            serde_json::json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    }
+    let template = &mut job["spec"]["template"];
+    if !template.is_object() {
+        return;
+    }
+    if template
+        .get("metadata")
+        .and_then(Value::as_object)
+        .is_none()
+    {
+        template["metadata"] = serde_json::json!({});
+    }
+    let meta = &mut template["metadata"];
+    if meta.get("labels").and_then(Value::as_object).is_none() {
+        meta["labels"] = serde_json::json!({});
+    }
+    if let (Some(existing), Some(add)) = (meta["labels"].as_object_mut(), labels.as_object()) {
+        for (k, v) in add {
+            existing.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
 }

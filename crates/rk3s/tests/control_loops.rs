@@ -143,14 +143,48 @@ fn deleting_with_cascade_orphan_keeps_the_pods() {
     let _agent = Agent::start(&s, 1);
     let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: lone\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: lone}\n  template:\n    metadata:\n      labels: {app: lone}\n    spec:\n      containers:\n      - name: c\n        image: busybox\n";
     s.apply(rs);
-    wait_for(&s, "2 running pods", Duration::from_secs(30), || running_pods(&s, "app=lone") == 2);
+    wait_for(&s, "2 running pods", Duration::from_secs(30), || {
+        running_pods(&s, "app=lone") == 2
+    });
     s.ok(&["delete", "rs", "lone", "--cascade=orphan"]);
-    wait_for(&s, "the replica set to go", Duration::from_secs(30), || s.ok(&["get", "rs", "-o", "name"]).trim().is_empty());
+    wait_for(&s, "the replica set to go", Duration::from_secs(30), || {
+        s.ok(&["get", "rs", "-o", "name"]).trim().is_empty()
+    });
     std::thread::sleep(Duration::from_secs(2));
     let pods = s.json(&["get", "pods", "-l", "app=lone"]);
     let items = pods["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "orphaned pods stay: {pods}");
     for p in items {
-        assert!(p["metadata"]["ownerReferences"].as_array().is_none_or(|o| o.is_empty()), "{p}");
+        assert!(
+            p["metadata"]["ownerReferences"]
+                .as_array()
+                .is_none_or(|o| o.is_empty()),
+            "{p}"
+        );
     }
+}
+
+#[test]
+fn a_job_gets_a_generated_selector_and_completes_on_simulated_nodes() {
+    let s = Server::start();
+    let _agent = Agent::start(&s, 1);
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  completions: 2\n  template:\n    metadata:\n      annotations: {rk3s.io/simulate-exit-after: 1s}\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [sh, -c, 'exit 0']\n";
+    s.apply(job);
+    let j = s.json(&["get", "job", "once"]);
+    let uid = j["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(
+        j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid.as_str()
+    );
+    assert_eq!(
+        j["spec"]["template"]["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+        "once"
+    );
+    s.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/once",
+        "--timeout=60s",
+    ]);
+    assert_eq!(s.json(&["get", "job", "once"])["status"]["succeeded"], 2);
 }
