@@ -40,4 +40,5 @@ while true; do
 done
 t3=$(date +%s.%N)
 echo "deployment of $REPLICAS: all bound after ${bound_at:-?} s ($(echo "scale=0; $REPLICAS / ${bound_at:-1}" | bc) pods/s incl. pod creation), all Running after $(echo "$t3 - $t2" | bc) s"
-echo "server RSS $(rss $server) holding $NODES nodes and $REPLICAS pods; agent RSS $(rss $agent) ($(echo "scale=1; $(awk '/VmRSS/ {print $2}' /proc/$agent/status) / 1024 / $NODES * 1024" | bc) KiB per simulated node)"
+per_node=$(awk -v n="$NODES" '/VmRSS/ {printf "%.1f", $2 / n}' "/proc/$agent/status")
+echo "server RSS $(rss $server) holding $NODES nodes and $REPLICAS pods; agent RSS $(rss $agent) (${per_node} KiB per simulated node)"
