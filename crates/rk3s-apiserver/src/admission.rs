@@ -1,7 +1,10 @@
 //! Per-kind admission on every create and update, after the generic checks: built-in kinds
 //! (upstream defaulting and validation), CRD objects (defaulting, validation, stored
 //! versions) and custom resources (pruning, schema defaults and validation).
-//! Entry point: [`admit`].
+//! Entry point: [`admit`]; plugins that read other stored objects run before it
+//! ([`priority::admit`]).
+
+pub mod priority;
 
 use rk3s_core::ResourceType;
 use serde_json::Value;
@@ -46,6 +49,13 @@ pub fn admit(
         return Ok(());
     }
     if rt.codec.is_some() {
+        if rt.group.is_empty()
+            && rt.plural == "pods"
+            && subresource.is_none()
+            && let Some(o) = old
+        {
+            priority::keep_on_update(o, obj);
+        }
         if rt.group.is_empty()
             && rt.plural == "services"
             && let Some(o) = old

@@ -1,5 +1,5 @@
-//! What must exist before the API is ready: the system namespaces; and resuming work that a
-//! restart interrupted (namespaces left terminating).
+//! What must exist before the API is ready: the system namespaces and priority classes; and
+//! resuming work that a restart interrupted (namespaces left terminating).
 
 use std::sync::Arc;
 
@@ -57,6 +57,23 @@ pub async fn ensure_system_namespaces(state: &ApiState) -> Result<(), BootstrapE
     }
     for name in SYSTEM_NAMESPACES {
         ensure_default_service_account(state.store.as_ref(), name).await?;
+    }
+    Ok(())
+}
+
+/// Upstream's built-in PriorityClasses (`system-node-critical`, `system-cluster-critical`),
+/// created if missing.
+pub async fn ensure_system_priority_classes(state: &ApiState) -> Result<(), BootstrapError> {
+    for mut class in crate::admission::priority::system_class_objects() {
+        let name = objects::name(&class).to_string();
+        class["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+        class["metadata"]["creationTimestamp"] = json!(objects::now_rfc3339());
+        let key = format!("/registry/priorityclasses/{name}");
+        let bytes = serde_json::to_vec(&class).unwrap_or_default();
+        match state.store.create(&key, bytes).await {
+            Ok(_) | Err(StoreError::AlreadyExists) => {}
+            Err(source) => return Err(BootstrapError::Write { key, source }),
+        }
     }
     Ok(())
 }

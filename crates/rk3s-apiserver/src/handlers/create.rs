@@ -20,6 +20,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
     let validation = FieldValidation::from_query(ctx.query.field_validation.as_deref());
     let checked = objects::check_kind(&ctx.target.rt, raw, validation)?;
     let mut obj = prepare_for_create(ctx, checked.object)?;
+    crate::admission::priority::admit(ctx.state, &ctx.target.rt, None, true, &mut obj).await?;
     crate::admission::admit(&ctx.target.rt, None, None, &mut obj)?;
     let obj = super::track_fields(ctx, None, obj);
     let stored = store_new(ctx, obj).await?;

@@ -78,6 +78,14 @@ where
         let current = objects::read_as(&ctx.target.rt, &kv)?;
         let proposed = change(&current)?;
         let mut next = merge_server_fields(ctx, &current, proposed)?;
+        crate::admission::priority::admit(
+            ctx.state,
+            &ctx.target.rt,
+            ctx.target.subresource.as_deref(),
+            false,
+            &mut next,
+        )
+        .await?;
         crate::admission::admit(
             &ctx.target.rt,
             ctx.target.subresource.as_deref(),

@@ -111,6 +111,9 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
     bootstrap::ensure_system_namespaces(&state)
         .await
         .context("creating the system namespaces")?;
+    bootstrap::ensure_system_priority_classes(&state)
+        .await
+        .context("creating the system priority classes")?;
     let api_ip = node_ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
     bootstrap::ensure_kubernetes_service(&state, api_ip, cfg.https_listen_port)
         .await
