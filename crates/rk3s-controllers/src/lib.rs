@@ -5,6 +5,7 @@
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod events;
 pub mod gc;
@@ -12,6 +13,7 @@ pub mod job;
 pub mod leader;
 pub mod pods;
 pub mod replicaset;
+pub mod replicationcontroller;
 pub mod statefulset;
 
 use kube::Client;
@@ -115,6 +117,18 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
             term.clone()
         ),
         endpoints::run(client.clone(), opts.concurrency, term.clone()),
+        disruption::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        replicationcontroller::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
         gc::run(client, opts.gc_resources, term),
     );
 }
