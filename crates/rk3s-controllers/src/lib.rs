@@ -11,6 +11,8 @@ pub mod events;
 pub mod gc;
 pub mod job;
 pub mod leader;
+pub mod nodeipam;
+pub mod nodelifecycle;
 pub mod pods;
 pub mod replicaset;
 pub mod replicationcontroller;
@@ -33,6 +35,11 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// Resource types the garbage collector mirrors.
     pub gc_resources: Vec<GroupVersionKind>,
+    /// The pod network node IPAM carves node ranges from (`--cluster-cidr`); empty: no IPAM.
+    pub cluster_cidr: String,
+    /// Bits of each node's range (`None`: /24 for IPv4, /64 for IPv6).
+    pub node_cidr_mask_size: Option<u8>,
+    pub node_lifecycle: nodelifecycle::NodeLifecycleOptions,
 }
 
 impl ControllerOptions {
@@ -42,6 +49,9 @@ impl ControllerOptions {
             election: ElectionConfig::default(),
             concurrency: 4,
             gc_resources: gc::default_resources(),
+            cluster_cidr: "10.42.0.0/16".into(),
+            node_cidr_mask_size: None,
+            node_lifecycle: nodelifecycle::NodeLifecycleOptions::default(),
         }
     }
 }
@@ -126,6 +136,20 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
         replicationcontroller::run(
             client.clone(),
             opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        nodelifecycle::run(
+            client.clone(),
+            opts.node_lifecycle,
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        nodeipam::run(
+            client.clone(),
+            &opts.cluster_cidr,
+            opts.node_cidr_mask_size,
             &opts.identity,
             term.clone()
         ),

@@ -82,6 +82,10 @@ pub struct ServerArgs {
     /// How long events are kept after they were last seen (e.g. 1h, 30m, 90s).
     #[arg(long, default_value = "1h")]
     pub event_ttl: String,
+    /// How long a node may go without renewing its Lease before it is marked NotReady
+    /// (Unknown), tainted unreachable and its pods evicted (kube-controller-manager's flag).
+    #[arg(long, default_value = "40s")]
+    pub node_monitor_grace_period: String,
     /// Turn on debug logging.
     #[arg(long)]
     pub debug: bool,
@@ -108,6 +112,7 @@ pub struct ServerConfig {
     pub cluster_domain: String,
     pub service_node_port_range: (u16, u16),
     pub event_ttl: std::time::Duration,
+    pub node_monitor_grace_period: std::time::Duration,
     pub debug: bool,
 }
 
@@ -301,6 +306,15 @@ impl ServerConfig {
                     "expected a duration such as 1h, 30m or 90s",
                 )
             })?,
+            node_monitor_grace_period: parse_duration(&a.node_monitor_grace_period).ok_or_else(
+                || {
+                    invalid(
+                        "node-monitor-grace-period",
+                        &a.node_monitor_grace_period,
+                        "expected a duration such as 40s or 1m",
+                    )
+                },
+            )?,
             debug: a.debug,
         })
     }

@@ -185,11 +185,10 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
             host_name().unwrap_or_else(|| "rk3s".into()),
             std::process::id()
         );
-        tokio::spawn(rk3s_controllers::run(
-            client,
-            rk3s_controllers::ControllerOptions::new(identity),
-            shutdown.clone(),
-        ))
+        let mut opts = rk3s_controllers::ControllerOptions::new(identity);
+        opts.cluster_cidr = cfg.cluster_cidr.clone();
+        opts.node_lifecycle.node_monitor_grace_period = cfg.node_monitor_grace_period;
+        tokio::spawn(rk3s_controllers::run(client, opts, shutdown.clone()))
     });
     let scheduler = (!cfg.disable_scheduler).then(|| {
         let client = super::loopback::client(
