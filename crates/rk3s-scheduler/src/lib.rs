@@ -5,6 +5,7 @@
 pub mod affinity;
 pub mod filter;
 pub mod placement;
+pub mod preemption;
 pub mod queue;
 pub mod report;
 pub mod resources;

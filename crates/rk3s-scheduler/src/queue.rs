@@ -1,9 +1,10 @@
-//! The scheduling queue: pods waiting for a decision (active, first in first out) and pods that
-//! fit nowhere (parked until the cluster changes and their backoff has passed, or a minute has
+//! The scheduling queue: pods waiting for a decision (active: higher `spec.priority` first,
+//! first in first out within a priority, as upstream's queue sorts) and pods that fit nowhere (parked until the cluster changes and their backoff has passed, or a minute has
 //! gone by). Pure state over `Instant`s handed in by the caller. Entry point:
 //! [`SchedulingQueue::observe_pending`].
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
@@ -21,8 +22,14 @@ struct Parked {
 
 #[derive(Debug, Default)]
 pub struct SchedulingQueue {
-    active: VecDeque<String>,
-    queued: HashSet<String>,
+    /// (priority, arrival order, key); an entry counts only while `queued` holds its order,
+    /// so removal is lazy.
+    active: BinaryHeap<(i32, Reverse<u64>, String)>,
+    /// Active pods: key -> arrival order of their live heap entry.
+    queued: HashMap<String, u64>,
+    next_order: u64,
+    /// Last known priority of each pod the queue holds.
+    priorities: HashMap<String, i32>,
     parked: HashMap<String, Parked>,
     /// Failed attempts so far, kept while a pod cycles between active and parked.
     attempts: HashMap<String, u32>,
@@ -32,7 +39,8 @@ pub struct SchedulingQueue {
 impl SchedulingQueue {
     /// A pending pod was added or updated. A parked pod only comes back when its spec changed
     /// (a new generation): status writes, including ours, must not cause a retry loop.
-    pub fn observe_pending(&mut self, key: &str, pod_generation: Option<i64>) {
+    pub fn observe_pending(&mut self, key: &str, pod_generation: Option<i64>, priority: i32) {
+        self.priorities.insert(key.to_string(), priority);
         if let Some(p) = self.parked.get(key) {
             if p.pod_generation == pod_generation {
                 return;
@@ -43,31 +51,45 @@ impl SchedulingQueue {
     }
 
     fn push(&mut self, key: &str) {
-        if self.queued.insert(key.to_string()) {
-            self.active.push_back(key.to_string());
+        if self.queued.contains_key(key) {
+            return;
         }
+        let order = self.next_order;
+        self.next_order = self.next_order.wrapping_add(1);
+        self.queued.insert(key.to_string(), order);
+        let priority = self.priorities.get(key).copied().unwrap_or(0);
+        self.active
+            .push((priority, Reverse(order), key.to_string()));
     }
 
     /// The pod was bound, deleted or is no longer ours.
     pub fn forget(&mut self, key: &str) {
         self.parked.remove(key);
         self.attempts.remove(key);
-        if self.queued.remove(key) {
-            self.active.retain(|k| k != key);
+        self.priorities.remove(key);
+        self.queued.remove(key);
+        if self.queued.is_empty() {
+            self.active.clear();
         }
     }
 
+    /// Up to `max` active pods, most important first.
     pub fn pop_batch(&mut self, max: usize) -> Vec<String> {
-        let n = max.min(self.active.len());
-        let batch: Vec<String> = self.active.drain(..n).collect();
-        for k in &batch {
-            self.queued.remove(k);
+        let mut batch = Vec::new();
+        while batch.len() < max {
+            let Some((_, Reverse(order), key)) = self.active.pop() else {
+                break;
+            };
+            if self.queued.get(&key) == Some(&order) {
+                self.queued.remove(&key);
+                batch.push(key);
+            }
         }
         batch
     }
 
     pub fn has_active(&self) -> bool {
-        !self.active.is_empty()
+        !self.queued.is_empty()
     }
 
     /// The pod fit nowhere (or its bind failed): park it until something changes.
@@ -136,9 +158,9 @@ mod tests {
     #[test]
     fn pending_pods_come_out_in_order_once() {
         let mut q = SchedulingQueue::default();
-        q.observe_pending("a", Some(1));
-        q.observe_pending("b", Some(1));
-        q.observe_pending("a", Some(1));
+        q.observe_pending("a", Some(1), 0);
+        q.observe_pending("b", Some(1), 0);
+        q.observe_pending("a", Some(1), 0);
         assert_eq!(q.pop_batch(10), vec!["a", "b"]);
         assert!(!q.has_active());
     }
@@ -147,7 +169,7 @@ mod tests {
     fn batches_are_bounded() {
         let mut q = SchedulingQueue::default();
         for i in 0..5 {
-            q.observe_pending(&i.to_string(), None);
+            q.observe_pending(&i.to_string(), None, 0);
         }
         assert_eq!(q.pop_batch(2).len(), 2);
         assert_eq!(q.pop_batch(10).len(), 3);
@@ -156,12 +178,12 @@ mod tests {
     #[test]
     fn parked_pod_ignores_status_updates_but_not_spec_changes() {
         let mut q = SchedulingQueue::default();
-        q.observe_pending("p", Some(1));
+        q.observe_pending("p", Some(1), 0);
         q.pop_batch(1);
         q.park("p", Some(1), Instant::now());
-        q.observe_pending("p", Some(1));
+        q.observe_pending("p", Some(1), 0);
         assert!(!q.has_active());
-        q.observe_pending("p", Some(2));
+        q.observe_pending("p", Some(2), 0);
         assert_eq!(q.pop_batch(1), vec!["p"]);
     }
 
@@ -213,11 +235,50 @@ mod tests {
     #[test]
     fn forgotten_pod_leaves_every_list() {
         let mut q = SchedulingQueue::default();
-        q.observe_pending("a", None);
+        q.observe_pending("a", None, 0);
         q.park("b", None, Instant::now());
         q.forget("a");
         q.forget("b");
         assert!(!q.has_active());
         assert_eq!(q.parked_len(), 0);
+    }
+
+    #[test]
+    fn higher_priority_pods_come_out_first_and_fifo_within_a_priority() {
+        let mut q = SchedulingQueue::default();
+        q.observe_pending("low", None, 0);
+        q.observe_pending("high", None, 1000);
+        q.observe_pending("low2", None, 0);
+        q.observe_pending("negative", None, -5);
+        q.observe_pending("high2", None, 1000);
+        assert_eq!(q.pop_batch(2), vec!["high", "high2"]);
+        assert_eq!(q.pop_batch(10), vec!["low", "low2", "negative"]);
+    }
+
+    #[test]
+    fn forgotten_pods_leave_no_stale_heap_entry() {
+        let mut q = SchedulingQueue::default();
+        q.observe_pending("a", None, 5);
+        q.observe_pending("b", None, 1);
+        q.forget("a");
+        assert!(q.has_active());
+        assert_eq!(q.pop_batch(10), vec!["b"]);
+        // Re-added after being forgotten: one entry, at its new priority.
+        q.observe_pending("a", None, 9);
+        q.observe_pending("c", None, 7);
+        assert_eq!(q.pop_batch(10), vec!["a", "c"]);
+        assert!(!q.has_active());
+    }
+
+    #[test]
+    fn requeued_pods_keep_their_priority() {
+        let mut q = SchedulingQueue::default();
+        let t0 = Instant::now();
+        q.observe_pending("vip", None, 100);
+        q.pop_batch(1);
+        q.retry_later("vip", None, t0);
+        q.observe_pending("plain", None, 0);
+        q.requeue_due(t0 + Duration::from_secs(1));
+        assert_eq!(q.pop_batch(10), vec!["vip", "plain"]);
     }
 }

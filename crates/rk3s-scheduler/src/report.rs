@@ -1,6 +1,8 @@
 //! What the scheduler writes about a decision: the Binding, the PodScheduled=False condition
-//! and the FailedScheduling event, built as values (no I/O). Entry points: [`binding`],
-//! [`unschedulable_patch`], [`failed_scheduling_event`].
+//! (with the nominated node after a preemption), the FailedScheduling event, and for each
+//! preemption victim its DisruptionTarget condition and Preempted event, built as values (no
+//! I/O). Entry points: [`binding`], [`unschedulable_patch`], [`failed_scheduling_event`],
+//! [`preempted_event`].
 
 use k8s_openapi::api::core::v1::{Binding, Event, EventSource, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
@@ -50,6 +52,42 @@ pub fn unschedulable_patch(message: &str, now: jiff::Timestamp) -> Value {
     }]}})
 }
 
+/// [`unschedulable_patch`] that also records where the pod preempted (`None` clears it).
+pub fn nominated_patch(message: &str, node: Option<&str>, now: jiff::Timestamp) -> Value {
+    let mut patch = unschedulable_patch(message, now);
+    patch["status"]["nominatedNodeName"] = json!(node);
+    patch
+}
+
+/// The condition upstream sets on a pod before deleting it as a preemption victim.
+pub fn disruption_target_patch(scheduler: &str, now: jiff::Timestamp) -> Value {
+    json!({"status": {"conditions": [{
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "PreemptionByScheduler",
+        "message": format!("{scheduler}: preempting to accommodate a higher priority pod"),
+        "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }]}})
+}
+
+/// The Normal `Preempted` event on a victim, naming the preemptor by uid as upstream does.
+pub fn preempted_event(
+    victim: &Pod,
+    preemptor: &Pod,
+    node: &str,
+    scheduler: &str,
+    now: jiff::Timestamp,
+) -> Event {
+    let message = format!(
+        "Preempted by pod {} on node {node}",
+        preemptor.metadata.uid.as_deref().unwrap_or("")
+    );
+    let mut e = pod_event(victim, "Normal", "Preempted", &message, scheduler, now);
+    e.action = Some("Preempting".into());
+    e.related = Some(pod_reference(preemptor));
+    e
+}
+
 /// A core/v1 Warning event about `pod`, from `scheduler` (as `kubectl describe` shows it).
 pub fn failed_scheduling_event(
     pod: &Pod,
@@ -70,6 +108,23 @@ pub fn scheduled_event(pod: &Pod, node: &str, scheduler: &str, now: jiff::Timest
     pod_event(pod, "Normal", "Scheduled", &message, scheduler, now)
 }
 
+fn pod_reference(pod: &Pod) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: pod.metadata.name.clone(),
+        namespace: Some(
+            pod.metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+        ),
+        uid: pod.metadata.uid.clone(),
+        resource_version: pod.metadata.resource_version.clone(),
+        ..Default::default()
+    }
+}
+
 fn pod_event(
     pod: &Pod,
     type_: &str,
@@ -87,18 +142,10 @@ fn pod_event(
     Event {
         metadata: ObjectMeta {
             name: Some(format!("{name}.{:x}", now.as_nanosecond())),
-            namespace: Some(ns.clone()),
-            ..Default::default()
-        },
-        involved_object: ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Pod".into()),
-            name: Some(name),
             namespace: Some(ns),
-            uid: pod.metadata.uid.clone(),
-            resource_version: pod.metadata.resource_version.clone(),
             ..Default::default()
         },
+        involved_object: pod_reference(pod),
         reason: Some(reason.into()),
         message: Some(message.to_string()),
         type_: Some(type_.into()),
@@ -176,5 +223,58 @@ mod tests {
         p.status = serde_json::from_value(patch["status"].clone()).unwrap();
         assert!(already_reported(&p, "m"));
         assert!(!already_reported(&p, "other"));
+    }
+
+    #[test]
+    fn victims_hear_who_preempted_them_and_where() {
+        let mut preemptor = pod();
+        preemptor.metadata.name = Some("vip".into());
+        preemptor.metadata.uid = Some("u-vip".into());
+        let e = preempted_event(
+            &pod(),
+            &preemptor,
+            "n1",
+            "default-scheduler",
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(e.reason.as_deref(), Some("Preempted"));
+        assert_eq!(e.type_.as_deref(), Some("Normal"));
+        assert_eq!(
+            e.message.as_deref(),
+            Some("Preempted by pod u-vip on node n1")
+        );
+        assert_eq!(e.involved_object.name.as_deref(), Some("p"));
+        assert_eq!(
+            e.related.and_then(|r| r.name).as_deref(),
+            Some("vip"),
+            "the preemptor is the related object"
+        );
+    }
+
+    #[test]
+    fn nomination_is_written_with_the_condition_and_can_be_cleared() {
+        let v = nominated_patch("m", Some("n1"), jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(v["status"]["nominatedNodeName"], "n1");
+        assert_eq!(v["status"]["conditions"][0]["reason"], "Unschedulable");
+        let v = nominated_patch("m", None, jiff::Timestamp::UNIX_EPOCH);
+        assert!(v["status"]["nominatedNodeName"].is_null());
+        assert!(
+            v["status"]
+                .as_object()
+                .unwrap()
+                .contains_key("nominatedNodeName")
+        );
+    }
+
+    #[test]
+    fn disruption_target_names_the_scheduler() {
+        let v = disruption_target_patch("default-scheduler", jiff::Timestamp::UNIX_EPOCH);
+        let c = &v["status"]["conditions"][0];
+        assert_eq!(c["type"], "DisruptionTarget");
+        assert_eq!(c["reason"], "PreemptionByScheduler");
+        assert_eq!(
+            c["message"],
+            "default-scheduler: preempting to accommodate a higher priority pod"
+        );
     }
 }

@@ -1,7 +1,8 @@
-//! The scheduler loop against the API: reflector caches of nodes and pods, the scheduling
-//! queue, decisions in batches over one snapshot, and binds/status/event writes running
-//! concurrently. Entry point: [`run`].
+//! The scheduler loop against the API: reflector caches of nodes, pods and
+//! PodDisruptionBudgets, the scheduling queue, decisions in batches over one snapshot, and
+//! binds, preemptions and status/event writes running concurrently. Entry point: [`run`].
 
+use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,16 +10,18 @@ use std::time::{Duration, Instant};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::placement::{Placement, key_of};
+use crate::preemption::{self, Budget, Candidate};
 use crate::queue::SchedulingQueue;
 use crate::report;
-use crate::schedule::{FitError, schedule};
+use crate::schedule::{FitError, PostFilter, Unschedulable, decide as decide_one};
 use crate::snapshot::is_terminal;
 
 /// Pods decided per snapshot.
@@ -33,6 +36,8 @@ pub enum SchedulerError {
     NodeWatchEnded,
     #[error("pod watch ended")]
     PodWatchEnded,
+    #[error("pod disruption budget watch ended")]
+    BudgetWatchEnded,
     #[error("binding pod {pod} to {node} failed")]
     Bind {
         pod: String,
@@ -43,6 +48,13 @@ pub enum SchedulerError {
     #[error("recording that pod {pod} is unschedulable failed")]
     Report {
         pod: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("evicting {victim} to make room for {pod} failed")]
+    Preempt {
+        pod: String,
+        victim: String,
         #[source]
         source: kube::Error,
     },
@@ -94,6 +106,7 @@ pub async fn run(
 ) -> Result<(), SchedulerError> {
     let (nodes, node_writer) = reflector::store::<Node>();
     let (pods, pod_writer) = reflector::store::<Pod>();
+    let (budgets, budget_writer) = reflector::store::<PodDisruptionBudget>();
     let mut node_events = pin!(
         watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
             .default_backoff()
@@ -104,7 +117,18 @@ pub async fn run(
             .default_backoff()
             .reflect(pod_writer)
     );
+    let mut budget_events = pin!(
+        watcher(
+            Api::<PodDisruptionBudget>::all(client.clone()),
+            watcher::Config::default()
+        )
+        .default_backoff()
+        .reflect(budget_writer)
+    );
     let mut queue = SchedulingQueue::default();
+    // Pods that preempted -> their node, until bound: the cache may not show the
+    // nominatedNodeName we wrote yet, and a second preemption must not pick new victims.
+    let mut nominations: HashMap<String, String> = HashMap::new();
     let mut placement = Placement::default();
     let mut in_flight = FuturesUnordered::new();
     let (mut nodes_synced, mut pods_synced) = (false, false);
@@ -135,7 +159,13 @@ pub async fn run(
                             if matches!(e, watcher::Event::InitDone) {
                                 pods_synced = true;
                             }
-                            on_pod_event(e, scheduler_name, &mut queue, &mut placement);
+                            on_pod_event(
+                                e,
+                                scheduler_name,
+                                &mut queue,
+                                &mut placement,
+                                &mut nominations,
+                            );
                         }
                         Some(Err(e)) => debug!(error = %e, "pod watch error; retrying"),
                         None => return Err(SchedulerError::PodWatchEnded),
@@ -146,6 +176,12 @@ pub async fn run(
                     }
                 }
             }
+            ev = budget_events.next() => match ev {
+                // Budgets are read at decision time; they never make a parked pod fit.
+                Some(Ok(_)) => {}
+                Some(Err(e)) => debug!(error = %e, "pod disruption budget watch error; retrying"),
+                None => return Err(SchedulerError::BudgetWatchEnded),
+            },
             Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
                 on_outcome(outcome, &mut queue, &mut placement);
             }
@@ -156,14 +192,23 @@ pub async fn run(
         if nodes_synced && pods_synced && queue.has_active() && in_flight.len() < MAX_IN_FLIGHT {
             let room = BATCH.min(MAX_IN_FLIGHT * 4);
             let batch = queue.pop_batch(room);
+            let budgets: Vec<Budget> = budgets
+                .state()
+                .iter()
+                .filter_map(|b| Budget::from_pdb(b))
+                .collect();
             decide(
                 &client,
                 scheduler_name,
                 &batch,
-                &nodes,
-                &pods,
+                Caches {
+                    nodes: &nodes,
+                    pods: &pods,
+                    budgets: &budgets,
+                },
                 &mut queue,
                 &mut placement,
+                &mut nominations,
                 &mut in_flight,
             );
         }
@@ -177,16 +222,22 @@ fn on_pod_event(
     scheduler_name: &str,
     queue: &mut SchedulingQueue,
     placement: &mut Placement,
+    nominations: &mut HashMap<String, String>,
 ) {
     match ev {
         watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
             let key = key_of(&pod);
             if wants_scheduling(&pod, scheduler_name) {
                 if !placement.is_assumed(&key) {
-                    queue.observe_pending(&key, pod.metadata.generation);
+                    queue.observe_pending(
+                        &key,
+                        pod.metadata.generation,
+                        preemption::priority(&pod),
+                    );
                 }
             } else {
                 queue.forget(&key);
+                nominations.remove(&key);
                 let terminal = is_terminal(&pod);
                 if let Some(node) = node_name(&pod) {
                     placement.observe_bound(&key, node, terminal);
@@ -199,6 +250,7 @@ fn on_pod_event(
         watcher::Event::Delete(pod) => {
             let key = key_of(&pod);
             queue.forget(&key);
+            nominations.remove(&key);
             placement.observe_deleted(&key);
             queue.cluster_changed();
         }
@@ -228,31 +280,49 @@ fn on_outcome(outcome: Outcome, queue: &mut SchedulingQueue, placement: &mut Pla
 
 type Write = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
 
+/// The informer caches a batch decides over.
+struct Caches<'a> {
+    nodes: &'a Store<Node>,
+    pods: &'a Store<Pod>,
+    budgets: &'a [Budget],
+}
+
 #[allow(clippy::too_many_arguments)]
 fn decide(
     client: &kube::Client,
     scheduler_name: &str,
     batch: &[String],
-    nodes: &Store<Node>,
-    pods: &Store<Pod>,
+    caches: Caches<'_>,
     queue: &mut SchedulingQueue,
     placement: &mut Placement,
+    nominations: &mut HashMap<String, String>,
     in_flight: &mut FuturesUnordered<Write>,
 ) {
     for key in batch {
         let Some((ns, name)) = key.split_once('/') else {
             continue;
         };
-        let Some(pod) = pods.get(&ObjectRef::new(name).within(ns)) else {
+        let Some(pod) = caches.pods.get(&ObjectRef::new(name).within(ns)) else {
             continue;
         };
         if !wants_scheduling(&pod, scheduler_name) || placement.is_assumed(key) {
             continue;
         }
         let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-        let snapshot = placement.snapshot(Instant::now(), || nodes.state(), || pods.state());
-        match schedule(&pod, snapshot) {
+        let snapshot = placement.snapshot(
+            Instant::now(),
+            || caches.nodes.state(),
+            || caches.pods.state(),
+        );
+        let nominated = nominations.get(key).cloned().or_else(|| {
+            pod.status
+                .as_ref()
+                .and_then(|s| s.nominated_node_name.clone())
+                .filter(|n| !n.is_empty())
+        });
+        match decide_one(&pod, snapshot, caches.budgets, nominated.as_deref()) {
             Ok(node) => {
+                nominations.remove(key);
                 let mut placed = (*pod).clone();
                 if let Some(spec) = placed.spec.as_mut() {
                     spec.node_name = Some(node.clone());
@@ -295,10 +365,34 @@ fn decide(
                     }
                 }));
             }
-            Err(fit) => {
+            Err(Unschedulable {
+                fit,
+                preemption: Some(candidate),
+            }) => {
+                queue.park(key, pod.metadata.generation, Instant::now());
+                debug!(pod = %key, node = %candidate.node, victims = candidate.victims.len(), "preempting");
+                nominations.insert(key.clone(), candidate.node.clone());
+                in_flight.push(preempt(
+                    client.clone(),
+                    pod.clone(),
+                    candidate,
+                    fit,
+                    scheduler_name.to_string(),
+                ));
+            }
+            Err(Unschedulable { fit, .. }) => {
                 queue.park(key, pod.metadata.generation, Instant::now());
                 let message = fit.to_string();
-                if report::already_reported(&pod, &message) {
+                // A nomination that preemption could not renew is withdrawn, as upstream does.
+                let withdraw = nominated.is_some()
+                    && matches!(
+                        &fit,
+                        FitError::NoFit(d) if matches!(d.post_filter, PostFilter::Failed(_) | PostFilter::Disabled)
+                    );
+                if withdraw {
+                    nominations.remove(key);
+                }
+                if !withdraw && report::already_reported(&pod, &message) {
                     continue;
                 }
                 debug!(pod = %key, reason = %message, "unschedulable");
@@ -306,12 +400,76 @@ fn decide(
                     api,
                     client.clone(),
                     pod.clone(),
-                    fit,
+                    &message,
+                    withdraw,
                     scheduler_name.to_string(),
                 ));
             }
         }
     }
+}
+
+/// Evicts the victims (DisruptionTarget condition, DELETE with their own grace period,
+/// Preempted event), then records the nomination and the failure on the preemptor.
+fn preempt(
+    client: kube::Client,
+    pod: Arc<Pod>,
+    candidate: Candidate,
+    fit: FitError,
+    scheduler: String,
+) -> Write {
+    Box::pin(async move {
+        let key = key_of(&pod);
+        for victim in &candidate.victims {
+            let ns = victim.metadata.namespace.as_deref().unwrap_or("default");
+            let name = victim.metadata.name.clone().unwrap_or_default();
+            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+            let now = jiff::Timestamp::now();
+            // Best effort: the condition only explains the deletion.
+            let _ = api
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Strategic(report::disruption_target_patch(&scheduler, now)),
+                )
+                .await;
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                // Already gone is what preemption wanted.
+                Err(kube::Error::Api(e)) if e.code == 404 => continue,
+                Err(source) => {
+                    return Outcome::ReportFailed(SchedulerError::Preempt {
+                        pod: key,
+                        victim: key_of(victim),
+                        source,
+                    });
+                }
+            }
+            let event = report::preempted_event(victim, &pod, &candidate.node, &scheduler, now);
+            let events: Api<Event> = Api::namespaced(client.clone(), ns);
+            if let Err(source) = events.create(&PostParams::default(), &event).await {
+                warn!(error = %source, victim = %key_of(victim), "preempted event not recorded");
+            }
+        }
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let now = jiff::Timestamp::now();
+        let message = fit.to_string();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let patch = report::nominated_patch(&message, Some(&candidate.node), now);
+        if let Err(source) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+        {
+            return Outcome::ReportFailed(SchedulerError::Report { pod: key, source });
+        }
+        let event = report::failed_scheduling_event(&pod, &message, &scheduler, now);
+        let events: Api<Event> = Api::namespaced(client, ns);
+        match events.create(&PostParams::default(), &event).await {
+            Ok(_) => Outcome::Reported,
+            Err(source) => Outcome::ReportFailed(SchedulerError::Report { pod: key, source }),
+        }
+    })
 }
 
 fn binding_name(b: &k8s_openapi::api::core::v1::Binding) -> String {
@@ -322,15 +480,20 @@ fn report_failure(
     api: Api<Pod>,
     client: kube::Client,
     pod: Arc<Pod>,
-    fit: FitError,
+    message: &str,
+    withdraw_nomination: bool,
     scheduler: String,
 ) -> Write {
+    let message = message.to_string();
     Box::pin(async move {
         let now = jiff::Timestamp::now();
-        let message = fit.to_string();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let key = key_of(&pod);
-        let patch = report::unschedulable_patch(&message, now);
+        let patch = if withdraw_nomination {
+            report::nominated_patch(&message, None, now)
+        } else {
+            report::unschedulable_patch(&message, now)
+        };
         if let Err(source) = api
             .patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
             .await

@@ -1,6 +1,6 @@
 //! One scheduling decision: filter every node, score the feasible ones, pick the best (ties
-//! broken at random, as upstream), or explain the failure in upstream's words. Entry point:
-//! [`schedule`].
+//! broken at random, as upstream), or explain the failure in upstream's words and find what
+//! preemption would evict. Entry points: [`decide`], [`schedule`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,8 +9,22 @@ use k8s_openapi::api::core::v1::Pod;
 use rand::Rng;
 
 use crate::filter::{PodContext, filter};
+use crate::preemption::{self, Budget, Candidate};
 use crate::score::{score, total_scores};
 use crate::snapshot::Snapshot;
+
+/// What preemption concluded, as the end of the FailedScheduling message states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostFilter {
+    /// The pod's preemptionPolicy is Never.
+    Disabled,
+    /// The pod preempted before and a victim on its nominated node is still terminating.
+    WaitingForVictims,
+    /// Victims were chosen; upstream then states only the filter histogram.
+    Nominated,
+    /// The preemption verdict per node: message -> number of nodes.
+    Failed(BTreeMap<String, usize>),
+}
 
 /// Why no node fits, per node reason, as the FailedScheduling event shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,10 +32,7 @@ pub struct Diagnosis {
     pub num_nodes: usize,
     /// Upstream's histogram: reason message -> number of nodes.
     pub reasons: BTreeMap<String, usize>,
-    /// The preemption verdict per node: message -> number of nodes.
-    pub preemption: BTreeMap<String, usize>,
-    /// The pod's preemptionPolicy is Never.
-    pub preemption_disabled: bool,
+    pub post_filter: PostFilter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,54 +53,91 @@ fn histogram(f: &mut fmt::Formatter<'_>, n: usize, h: &BTreeMap<String, usize>) 
 impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         histogram(f, self.num_nodes, &self.reasons)?;
-        f.write_str(" preemption: ")?;
-        if self.preemption_disabled {
-            f.write_str("not eligible due to preemptionPolicy=Never.")
-        } else {
-            histogram(f, self.num_nodes, &self.preemption)
+        match &self.post_filter {
+            PostFilter::Nominated => Ok(()),
+            PostFilter::Disabled => {
+                f.write_str(" preemption: not eligible due to preemptionPolicy=Never.")
+            }
+            PostFilter::WaitingForVictims => f.write_str(
+                " preemption: not eligible due to a terminating pod on the nominated node.",
+            ),
+            PostFilter::Failed(verdicts) => {
+                f.write_str(" preemption: ")?;
+                histogram(f, self.num_nodes, verdicts)
+            }
         }
     }
 }
 
-const PREEMPTION_NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
-// rk3s does not preempt yet, so a node that preemption could free reports no victims.
-const NO_VICTIMS: &str = "No preemption victims found for incoming pod";
+/// A pod that fits nowhere: why, and the eviction that would make room if preemption found one.
+#[derive(Debug, Clone)]
+pub struct Unschedulable {
+    pub fit: FitError,
+    pub preemption: Option<Candidate>,
+}
 
-/// Picks a node for `pod` among `snapshot`'s nodes (each with the pods already placed there).
+/// Picks a node for `pod` among `snapshot`'s nodes (each with the pods already placed there);
+/// without one, the explanation only (no preemption budgets).
 pub fn schedule(pod: &Pod, snapshot: &Snapshot) -> Result<String, FitError> {
+    decide(pod, snapshot, &[], None).map_err(|u| u.fit)
+}
+
+/// Picks a node for `pod`, or, if none fits, looks for victims to preempt (respecting
+/// `budgets` where possible). `nominated` is the node the pod preempted on before.
+pub fn decide(
+    pod: &Pod,
+    snapshot: &Snapshot,
+    budgets: &[Budget],
+    nominated: Option<&str>,
+) -> Result<String, Unschedulable> {
     if snapshot.nodes.is_empty() {
-        return Err(FitError::NoNodes);
+        return Err(Unschedulable {
+            fit: FitError::NoNodes,
+            preemption: None,
+        });
     }
     let ctx = PodContext::new(pod, snapshot);
     let mut feasible = Vec::new();
-    let mut diagnosis = Diagnosis {
-        num_nodes: snapshot.nodes.len(),
-        reasons: BTreeMap::new(),
-        preemption: BTreeMap::new(),
-        preemption_disabled: pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.preemption_policy.as_deref())
-            == Some("Never"),
-    };
+    let mut failures = Vec::with_capacity(snapshot.nodes.len());
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for node in &snapshot.nodes {
         match filter(&ctx, node) {
-            Ok(()) => feasible.push(node),
+            Ok(()) => {
+                feasible.push(node);
+                failures.push(None);
+            }
             Err(reason) => {
                 for m in reason.messages() {
-                    *diagnosis.reasons.entry(m).or_default() += 1;
+                    *reasons.entry(m).or_default() += 1;
                 }
-                let verdict = if reason.preemption_may_help() {
-                    NO_VICTIMS
-                } else {
-                    PREEMPTION_NOT_HELPFUL
-                };
-                *diagnosis.preemption.entry(verdict.to_string()).or_default() += 1;
+                failures.push(Some(reason));
             }
         }
     }
     if feasible.is_empty() {
-        return Err(FitError::NoFit(diagnosis));
+        let mut preemption = None;
+        let post_filter = if !preemption::policy_allows(pod) {
+            PostFilter::Disabled
+        } else if preemption::waiting_for_victims(pod, nominated, snapshot) {
+            PostFilter::WaitingForVictims
+        } else {
+            match preemption::preempt(pod, snapshot, &failures, budgets) {
+                Ok(c) => {
+                    preemption = Some(c);
+                    PostFilter::Nominated
+                }
+                Err(verdicts) => PostFilter::Failed(verdicts),
+            }
+        };
+        let diagnosis = Diagnosis {
+            num_nodes: snapshot.nodes.len(),
+            reasons,
+            post_filter,
+        };
+        return Err(Unschedulable {
+            fit: FitError::NoFit(diagnosis),
+            preemption,
+        });
     }
     if feasible.len() == 1 {
         return Ok(feasible[0].name().to_string());

@@ -154,6 +154,21 @@ impl Snapshot {
         self.nodes[i].add_pod(pod);
     }
 
+    /// This view with node `i` holding exactly `pods` (preemption's what-if).
+    pub fn with_node_pods(&self, i: usize, pods: &[Arc<Pod>]) -> Snapshot {
+        let mut s = self.clone();
+        let Some(info) = s.nodes.get_mut(i) else {
+            return s;
+        };
+        *info = NodeInfo::new(info.node.clone());
+        let name = info.name().to_string();
+        s.anti_affinity_pods.retain(|(n, _)| *n != i);
+        for p in pods {
+            s.assume(&name, p.clone());
+        }
+        s
+    }
+
     pub fn node(&self, name: &str) -> Option<&NodeInfo> {
         self.index.get(name).map(|&i| &self.nodes[i])
     }
