@@ -8,7 +8,9 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod events;
+pub mod expectations;
 pub mod gc;
+pub mod informers;
 pub mod job;
 pub mod leader;
 pub mod nodeipam;
@@ -89,9 +91,11 @@ pub async fn run(
 }
 
 async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationToken) {
+    let pods = informers::Informer::start(kube::Api::all(client.clone()), term.clone());
     tokio::join!(
         replicaset::run(
             client.clone(),
+            pods.clone(),
             opts.concurrency,
             &opts.identity,
             term.clone()
@@ -104,12 +108,14 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
         ),
         statefulset::run(
             client.clone(),
+            pods.clone(),
             opts.concurrency,
             &opts.identity,
             term.clone()
         ),
         job::run(
             client.clone(),
+            pods.clone(),
             opts.concurrency,
             &opts.identity,
             term.clone()
@@ -122,23 +128,12 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
         ),
         daemonset::run(
             client.clone(),
+            pods.clone(),
             opts.concurrency,
             &opts.identity,
             term.clone()
         ),
-        endpoints::run(client.clone(), opts.concurrency, term.clone()),
-        disruption::run(
-            client.clone(),
-            opts.concurrency,
-            &opts.identity,
-            term.clone()
-        ),
-        replicationcontroller::run(
-            client.clone(),
-            opts.concurrency,
-            &opts.identity,
-            term.clone()
-        ),
+        endpoints::run(client.clone(), pods.clone(), opts.concurrency, term.clone()),
         nodelifecycle::run(
             client.clone(),
             opts.node_lifecycle,
@@ -150,6 +145,18 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
             client.clone(),
             &opts.cluster_cidr,
             opts.node_cidr_mask_size,
+            &opts.identity,
+            term.clone()
+        ),
+        disruption::run(
+            client.clone(),
+            opts.concurrency,
+            &opts.identity,
+            term.clone()
+        ),
+        replicationcontroller::run(
+            client.clone(),
+            opts.concurrency,
             &opts.identity,
             term.clone()
         ),

@@ -382,10 +382,30 @@ pub fn generate_name(prefix: &str, random_suffix: &str) -> String {
     format!("{}{}", &prefix[..cut], random_suffix)
 }
 
+/// Five random characters for [`generate_name`], from upstream's alphabet: no vowels (no
+/// accidental words) and no confusable characters.
+pub fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let u = uuid::Uuid::new_v4();
+    u.as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn random_suffixes_are_five_valid_characters_and_differ() {
+        let a = random_suffix();
+        assert_eq!(a.len(), 5);
+        assert!(is_dns1123_label(&a).is_empty(), "{a}");
+        assert!((0..20).any(|_| random_suffix() != a));
+    }
 
     #[test]
     fn most_kinds_take_dns_subdomain_names() {

@@ -127,17 +127,6 @@ fn prepare_namespace(obj: &mut Value) {
     obj["status"] = json!({"phase": "Active"});
 }
 
-fn random_suffix() -> String {
-    // Upstream's alphabet: no vowels and no confusable characters.
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let u = uuid::Uuid::new_v4();
-    u.as_bytes()
-        .iter()
-        .take(5)
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect()
-}
-
 /// Check the namespace exists and is not terminating, then store (or, for dry runs, only
 /// pretend to). Handles `generateName`.
 pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value> {
@@ -163,7 +152,7 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
         .to_string();
     for _ in 0..GENERATE_NAME_ATTEMPTS {
         if generate {
-            let n = rk3s_core::names::generate_name(&prefix, &random_suffix());
+            let n = rk3s_core::names::generate_name(&prefix, &rk3s_core::names::random_suffix());
             if let Some(meta) = objects::meta_mut(&mut obj) {
                 meta.insert("name".into(), json!(n));
             }

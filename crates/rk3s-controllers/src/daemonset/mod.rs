@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::events::Events;
+use crate::informers::Informer;
 use crate::replicaset::decide::{self, controller_of, controller_ref};
 use crate::statefulset::history;
 use crate::statefulset::revision::HASH_LABEL;
@@ -61,7 +62,13 @@ struct Context {
 }
 
 /// Runs the DaemonSet controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    pods: Informer<Pod>,
+    concurrency: u16,
+    instance: &str,
+    shutdown: CancellationToken,
+) {
     let sets: Api<DaemonSet> = Api::all(client.clone());
     let controller = Controller::new(sets, watcher::Config::default());
     let store = controller.store();
@@ -71,11 +78,7 @@ pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: Can
         client: client.clone(),
     });
     controller
-        .watches(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default(),
-            move |pod| sets_for_pod(&store, &pod),
-        )
+        .watches_shared_stream(pods.subscribe(), move |pod| sets_for_pod(&store, &pod))
         // Any node change can change where daemons belong.
         .watches(
             Api::<Node>::all(client),

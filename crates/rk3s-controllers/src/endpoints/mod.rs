@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use self::build::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, SliceContent};
+use crate::informers::Informer;
 use crate::replicaset::decide::controller_ref;
 
 const MANAGER: &str = "endpointslice-controller";
@@ -53,7 +54,12 @@ struct Context {
 }
 
 /// Runs the controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    pods: Informer<Pod>,
+    concurrency: u16,
+    shutdown: CancellationToken,
+) {
     let services: Api<Service> = Api::all(client.clone());
     let controller = Controller::new(services.clone(), watcher::Config::default());
     let store = controller.store();
@@ -67,11 +73,9 @@ pub async fn run(client: Client, concurrency: u16, shutdown: CancellationToken) 
         shutdown.clone(),
     ));
     controller
-        .watches(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default(),
-            move |pod| services_for_pod(&store, &index, &pod),
-        )
+        .watches_shared_stream(pods.subscribe(), move |pod| {
+            services_for_pod(&store, &index, &pod)
+        })
         .owns(
             Api::<EndpointSlice>::all(client.clone()),
             watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}")),

@@ -17,6 +17,7 @@ use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, Preconditions,
     PropagationPolicy,
 };
+use kube::core::PartialObjectMeta;
 use kube::discovery::Scope;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -33,7 +34,7 @@ const RESYNC: Duration = Duration::from_secs(30);
 /// How long start-up waits for each mirror's first list.
 const INITIAL_SYNC: Duration = Duration::from_secs(30);
 /// Events arrive in bursts (a deletion cascades); one pass handles a burst.
-const DEBOUNCE: Duration = Duration::from_millis(100);
+const DEBOUNCE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
@@ -51,6 +52,7 @@ pub fn default_resources() -> Vec<GroupVersionKind> {
         ("", "v1", "Endpoints"),
         ("", "v1", "PersistentVolumeClaim"),
         ("", "v1", "ServiceAccount"),
+        ("", "v1", "ReplicationController"),
         ("apps", "v1", "ReplicaSet"),
         ("apps", "v1", "Deployment"),
         ("apps", "v1", "StatefulSet"),
@@ -69,7 +71,7 @@ pub fn default_resources() -> Vec<GroupVersionKind> {
 struct Mirror {
     ar: ApiResource,
     namespaced: bool,
-    store: Store<DynamicObject>,
+    store: Store<PartialObjectMeta<DynamicObject>>,
 }
 
 /// Runs the collector over `resources` (those the server does not serve are skipped) until
@@ -95,10 +97,11 @@ pub async fn run(client: Client, resources: Vec<GroupVersionKind>, shutdown: Can
         }
         let writer = reflector::store::Writer::new(ar.clone());
         let reader = writer.as_reader();
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let meta_api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client.clone(), &ar);
+        // Only metadata matters here: owners, finalizers, uids. The server sends just that.
         let stream = reflector::reflector(
             writer,
-            watcher(api, watcher::Config::default()).default_backoff(),
+            watcher(meta_api, watcher::Config::default()).default_backoff(),
         );
         let n = notify.clone();
         tasks.spawn(async move {
@@ -154,7 +157,7 @@ struct Collector {
 /// One object seen in a mirror.
 struct Seen {
     mirror: usize,
-    obj: Arc<DynamicObject>,
+    obj: Arc<PartialObjectMeta<DynamicObject>>,
 }
 
 impl Collector {
@@ -303,8 +306,8 @@ impl Collector {
 
     fn api_for(&self, s: &Seen) -> Api<DynamicObject> {
         let m = &self.mirrors[s.mirror];
-        match s.obj.namespace() {
-            Some(ns) if m.namespaced => Api::namespaced_with(self.client.clone(), &ns, &m.ar),
+        match s.obj.metadata.namespace.as_deref() {
+            Some(ns) if m.namespaced => Api::namespaced_with(self.client.clone(), ns, &m.ar),
             _ => Api::all_with(self.client.clone(), &m.ar),
         }
     }

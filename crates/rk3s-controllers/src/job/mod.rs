@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::events::Events;
+use crate::informers::Informer;
 use crate::replicaset::decide::{adopted_refs, claim, controller_ref};
 
 /// Field manager recorded on everything this controller writes.
@@ -59,15 +60,29 @@ struct Context {
 }
 
 /// Runs the Job controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    pods: Informer<Pod>,
+    concurrency: u16,
+    instance: &str,
+    shutdown: CancellationToken,
+) {
     let jobs: Api<Job> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
     let ctx = Arc::new(Context {
         events: Events::new(client.clone(), MANAGER, instance),
         client,
     });
     Controller::new(jobs, watcher::Config::default())
-        .owns(pods, watcher::Config::default())
+        .watches_shared_stream(pods.subscribe(), |pod| {
+            pod.owner_references()
+                .iter()
+                .filter(|r| r.controller == Some(true) && r.kind == "Job")
+                .map(|r| {
+                    kube::runtime::reflector::ObjectRef::new(&r.name)
+                        .within(&pod.namespace().unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+        })
         .with_config(
             ControllerConfig::default()
                 .debounce(Duration::from_millis(50))

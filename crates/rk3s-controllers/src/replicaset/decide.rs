@@ -35,13 +35,13 @@ pub struct Claim<'a> {
     pub adopt: Vec<&'a Pod>,
 }
 
-/// Splits `pods` (already filtered by the selector on the server) into owned and adoptable ones.
+/// Splits `pods` (already filtered by the selector) into owned and adoptable ones.
 /// Pods controlled by someone else are left alone; an owner being deleted adopts nothing.
 pub fn claim<'a>(
     owner_uid: &str,
     selector: &LabelSelector,
     owner_deleting: bool,
-    pods: &'a [Pod],
+    pods: impl IntoIterator<Item = &'a Pod>,
 ) -> Claim<'a> {
     let mut out = Claim::default();
     for pod in pods {

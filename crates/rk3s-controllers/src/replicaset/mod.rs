@@ -11,7 +11,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -23,12 +23,18 @@ use tracing::{debug, warn};
 
 use self::decide::ScaleAction;
 use crate::events::Events;
+use crate::expectations::{Cached, Expectations, Key};
+use crate::informers::Informer;
 use crate::pods;
+use rk3s_core::names;
 
 /// Field manager recorded on everything this controller writes.
 const MANAGER: &str = "replicaset-controller";
 /// Re-examine every set this often even without events, as upstream's resync does.
 const RESYNC: Duration = Duration::from_secs(300);
+/// Pods created or deleted per sync at most (upstream's burstReplicas); the next sync, woken by
+/// their watch events, does the rest.
+const BURST: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -53,27 +59,42 @@ pub enum ReconcileError {
 struct Context {
     client: Client,
     events: Events,
+    pods: Informer<Pod>,
+    expectations: Expectations,
     /// Pods a set controls but no longer selects (their labels changed), by `(namespace, set)`:
-    /// the pod watch notices them, the set's next sync releases them. Listing by selector
+    /// the pod watch notices them, the set's next sync releases them. Selecting by labels
     /// alone would never see them again.
     strays: Mutex<HashMap<(String, String), BTreeSet<String>>>,
 }
 
-/// Runs the ReplicaSet controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: CancellationToken) {
+/// Runs the ReplicaSet controller until `shutdown` fires; pods come from the shared `pods` cache.
+pub async fn run(
+    client: Client,
+    pods: Informer<Pod>,
+    concurrency: u16,
+    instance: &str,
+    shutdown: CancellationToken,
+) {
     let sets: Api<ReplicaSet> = Api::all(client.clone());
-    let pods_api: Api<Pod> = Api::all(client.clone());
     let controller = Controller::new(sets, watcher::Config::default());
     let store = controller.store();
     let ctx = Arc::new(Context {
         events: Events::new(client.clone(), MANAGER, instance),
         client,
+        pods: pods.clone(),
+        expectations: Expectations::new(),
         strays: Mutex::new(HashMap::new()),
     });
-    let strays = ctx.clone();
+    let mapper_ctx = ctx.clone();
     controller
-        .watches(pods_api, watcher::Config::default(), move |pod| {
-            note_stray(&strays, &store, &pod);
+        .watches_shared_stream(pods.subscribe(), move |pod| {
+            if let Some(r) = decide::controller_of(&pod.metadata)
+                && r.kind == "ReplicaSet"
+            {
+                let key = (pod.namespace().unwrap_or_default(), r.name.clone());
+                mapper_ctx.expectations.observed(&key, &pod.name_any());
+            }
+            note_stray(&mapper_ctx, &store, &pod);
             sets_for_pod(&store, &pod)
         })
         .with_config(
@@ -163,13 +184,17 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
     let uid = rs.uid().unwrap_or_default();
     let deleting = rs.metadata.deletion_timestamp.is_some();
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let listed = pods_api
-        .list(&ListParams::default().labels(&selector.to_string()))
-        .await
-        .map_err(ReconcileError::ListPods)?
-        .items;
+    ctx.pods.ready().await;
+    let cached = ctx.pods.store().state();
+    let listed = cached.iter().map(AsRef::as_ref).filter(|p| {
+        p.metadata.namespace.as_deref() == Some(ns.as_str())
+            && p.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| selector.matches(l))
+    });
     let strays_left = release_strays(&ctx, &pods_api, &rs, &selector).await;
-    let claim = decide::claim(&uid, &selector, deleting, &listed);
+    let claim = decide::claim(&uid, &selector, deleting, listed);
     let mut owned: Vec<Pod> = claim.owned.into_iter().cloned().collect();
     let me = decide::controller_ref("apps/v1", "ReplicaSet", &name, &uid);
     for orphan in claim.adopt {
@@ -196,14 +221,26 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
 
     let now = Timestamp::now();
     let active: Vec<&Pod> = owned.iter().filter(|p| pods::is_active(p)).collect();
+    let key = (ns.clone(), name.clone());
+    // The cache may not show our last creations and deletions yet; scaling on it would repeat
+    // them. The pods' watch events wake this set again once it does.
+    let in_sync = ctx.expectations.satisfied(&key, |pod| {
+        match ctx.pods.store().get(&ObjectRef::new(pod).within(&ns)) {
+            None => Cached::Absent,
+            Some(p) if p.metadata.deletion_timestamp.is_some() => Cached::Terminating,
+            Some(_) => Cached::Present,
+        }
+    });
     let mut create_error = None;
-    if !deleting {
+    if !deleting && in_sync {
         match decide::scale_action(spec.replicas.unwrap_or(1), &active, now) {
             ScaleAction::Nothing => {}
             ScaleAction::Create(n) => {
-                create_error = create_pods(&pods_api, &rs, n, &ctx.events).await.err();
+                create_error = create_pods(&ctx, &pods_api, &rs, &key, n).await.err();
             }
             ScaleAction::Delete(names) => {
+                let names: Vec<String> = names.into_iter().take(BURST).collect();
+                ctx.expectations.expect_deletes(&key, names.iter().cloned());
                 for pod in names {
                     match pods_api.delete(&pod, &DeleteParams::default()).await {
                         Ok(_) => {
@@ -213,7 +250,10 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Rec
                                 .await;
                         }
                         Err(kube::Error::Api(e)) if e.code == 404 => {}
-                        Err(source) => return Err(ReconcileError::DeletePod { pod, source }),
+                        Err(source) => {
+                            ctx.expectations.cancel(&key, &pod);
+                            return Err(ReconcileError::DeletePod { pod, source });
+                        }
                     }
                 }
             }
@@ -315,42 +355,65 @@ fn remember(ctx: &Context, key: &(String, String), pod: String) {
     }
 }
 
-/// Creates pods in batches of 1, 2, 4, … so a template the API rejects fails once, not `n` times.
+/// Creates up to [`BURST`] of `n` pods in batches of 1, 2, 4, … so a template the API rejects
+/// fails once, not `n` times. Pods are named here (as the API would from `generateName`) so that
+/// the expectations know them before the watch does.
 async fn create_pods(
+    ctx: &Context,
     api: &Api<Pod>,
     rs: &ReplicaSet,
+    key: &Key,
     n: usize,
-    events: &Events,
 ) -> Result<(), ReconcileError> {
-    let pod = decide::pod_from_template(rs)?;
+    let mut pod = decide::pod_from_template(rs)?;
+    let prefix = pod.metadata.generate_name.clone().unwrap_or_default();
     let params = PostParams {
         field_manager: Some(MANAGER.into()),
         ..Default::default()
     };
-    let mut remaining = n;
+    let mut remaining = n.min(BURST);
     let mut batch = 1;
+    let on = rs.object_ref(&());
     while remaining > 0 {
         let size = batch.min(remaining);
-        let results = futures::future::join_all((0..size).map(|_| api.create(&params, &pod))).await;
-        let on = rs.object_ref(&());
-        for r in results {
+        let pods: Vec<Pod> = (0..size)
+            .map(|_| {
+                pod.metadata.name = Some(names::generate_name(&prefix, &names::random_suffix()));
+                pod.clone()
+            })
+            .collect();
+        ctx.expectations
+            .expect_creates(key, pods.iter().filter_map(|p| p.metadata.name.clone()));
+        let results = futures::future::join_all(pods.iter().map(|p| api.create(&params, p))).await;
+        let mut failure = None;
+        let mut notes = Vec::new();
+        for (sent, r) in pods.iter().zip(results) {
             match r {
-                Ok(p) => {
-                    let note = format!("Created pod: {}", p.name_any());
-                    events.normal(&on, "SuccessfulCreate", "Create", note).await;
-                }
+                Ok(p) => notes.push(format!("Created pod: {}", p.name_any())),
                 Err(e) => {
-                    events
-                        .warning(
-                            &on,
-                            "FailedCreate",
-                            "Create",
-                            format!("Error creating: {e}"),
-                        )
-                        .await;
-                    return Err(ReconcileError::CreatePod(e));
+                    ctx.expectations.cancel(key, &sent.name_any());
+                    if failure.is_none() {
+                        failure = Some(e);
+                    }
                 }
             }
+        }
+        futures::future::join_all(
+            notes
+                .into_iter()
+                .map(|note| ctx.events.normal(&on, "SuccessfulCreate", "Create", note)),
+        )
+        .await;
+        if let Some(e) = failure {
+            ctx.events
+                .warning(
+                    &on,
+                    "FailedCreate",
+                    "Create",
+                    format!("Error creating: {e}"),
+                )
+                .await;
+            return Err(ReconcileError::CreatePod(e));
         }
         remaining -= size;
         batch *= 2;

@@ -26,6 +26,7 @@ use tracing::{debug, warn};
 
 use self::plan::{Settings, Step};
 use crate::events::Events;
+use crate::informers::Informer;
 use crate::pods;
 use crate::replicaset::decide::{self, controller_of, controller_ref};
 
@@ -63,9 +64,14 @@ struct Context {
 }
 
 /// Runs the StatefulSet controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    pods: Informer<Pod>,
+    concurrency: u16,
+    instance: &str,
+    shutdown: CancellationToken,
+) {
     let sets: Api<StatefulSet> = Api::all(client.clone());
-    let pods_api: Api<Pod> = Api::all(client.clone());
     let controller = Controller::new(sets, watcher::Config::default());
     let store = controller.store();
     let ctx = Arc::new(Context {
@@ -73,9 +79,7 @@ pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: Can
         client,
     });
     controller
-        .watches(pods_api, watcher::Config::default(), move |pod| {
-            sets_for_pod(&store, &pod)
-        })
+        .watches_shared_stream(pods.subscribe(), move |pod| sets_for_pod(&store, &pod))
         .with_config(
             ControllerConfig::default()
                 .debounce(Duration::from_millis(50))
