@@ -136,6 +136,7 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
         endpoints::run(client.clone(), pods.clone(), opts.concurrency, term.clone()),
         nodelifecycle::run(
             client.clone(),
+            pods.clone(),
             opts.node_lifecycle,
             opts.concurrency,
             &opts.identity,
@@ -150,12 +151,14 @@ async fn run_loops(client: Client, opts: ControllerOptions, term: CancellationTo
         ),
         disruption::run(
             client.clone(),
+            pods.clone(),
             opts.concurrency,
             &opts.identity,
             term.clone()
         ),
         replicationcontroller::run(
             client.clone(),
+            pods.clone(),
             opts.concurrency,
             &opts.identity,
             term.clone()

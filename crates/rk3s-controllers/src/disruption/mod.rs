@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -24,6 +24,7 @@ use tracing::{debug, warn};
 
 use self::decide::ControllerScale;
 use crate::events::Events;
+use crate::informers::Informer;
 use crate::replicaset::decide::controller_of;
 use tokio_util::sync::CancellationToken;
 
@@ -39,8 +40,6 @@ pub enum ReconcileError {
     NoNamespace,
     #[error("invalid selector")]
     Selector(#[from] LabelSelectorError),
-    #[error("listing pods failed")]
-    ListPods(#[source] kube::Error),
     #[error("reading the scale of {kind} {name} failed")]
     ReadScale {
         kind: String,
@@ -60,6 +59,7 @@ type BudgetKey = (String, String);
 struct Context {
     client: Client,
     events: Events,
+    pods: Informer<Pod>,
     /// The pods each budget counted at its last sync: a pod relabelled away from a budget must
     /// still wake it, though the budget's selector no longer matches the pod.
     counted: Mutex<HashMap<BudgetKey, BTreeSet<String>>>,
@@ -67,21 +67,29 @@ struct Context {
     kinds: Mutex<HashMap<(String, String), ApiResource>>,
 }
 
-/// Runs the disruption controller until `shutdown` fires.
-pub async fn run(client: Client, concurrency: u16, instance: &str, shutdown: CancellationToken) {
+/// Runs the disruption controller until `shutdown` fires; pods come from the shared `pods`
+/// cache (a budget's status is written with its resourceVersion, so a stale read only costs a
+/// later correction, never an allowance spent twice).
+pub async fn run(
+    client: Client,
+    pods: Informer<Pod>,
+    concurrency: u16,
+    instance: &str,
+    shutdown: CancellationToken,
+) {
     let budgets: Api<PodDisruptionBudget> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
     let controller = Controller::new(budgets, watcher::Config::default());
     let store = controller.store();
     let ctx = Arc::new(Context {
         events: Events::new(client.clone(), MANAGER, instance),
         client,
+        pods: pods.clone(),
         counted: Mutex::new(HashMap::new()),
         kinds: Mutex::new(HashMap::new()),
     });
     let mapper = ctx.clone();
     controller
-        .watches(pods, watcher::Config::default(), move |pod| {
+        .watches_shared_stream(pods.subscribe(), move |pod| {
             budgets_for_pod(&mapper, &store, &pod)
         })
         .with_config(
@@ -183,13 +191,16 @@ async fn try_sync(pdb: &PodDisruptionBudget, ctx: &Context) -> Result<Synced, Re
         None => Vec::new(),
         Some(s) => {
             let selector = LabelSelector::from_k8s(Some(s))?;
-            let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-            api.list(&ListParams::default().labels(&selector.to_string()))
-                .await
-                .map_err(ReconcileError::ListPods)?
-                .items
-                .into_iter()
-                .filter(|p| selector.matches(p.labels()))
+            ctx.pods.ready().await;
+            ctx.pods
+                .store()
+                .state()
+                .iter()
+                .filter(|p| {
+                    p.metadata.namespace.as_deref() == Some(ns.as_str())
+                        && selector.matches(p.labels())
+                })
+                .map(|p| Pod::clone(p))
                 .collect()
         }
     };

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -24,6 +24,7 @@ use tracing::{debug, info, warn};
 use self::decide::Eviction;
 pub use self::decide::NodeLifecycleOptions;
 use crate::events::Events;
+use crate::informers::Informer;
 
 const MANAGER: &str = "node-controller";
 const EVICTION_MANAGER: &str = "taint-eviction-controller";
@@ -41,8 +42,6 @@ pub enum ReconcileError {
     NodeStatus { node: String, source: kube::Error },
     #[error("updating the taints of node {node} failed")]
     Taints { node: String, source: kube::Error },
-    #[error("listing the pods of node {node} failed")]
-    ListPods { node: String, source: kube::Error },
     #[error("marking pod {pod} not ready failed")]
     PodStatus { pod: String, source: kube::Error },
     #[error("deleting pod {pod} failed")]
@@ -53,13 +52,16 @@ struct Context {
     client: Client,
     opts: NodeLifecycleOptions,
     leases: Store<Lease>,
+    pods: Informer<Pod>,
     events: Events,
     eviction_events: Events,
 }
 
-/// Runs the node lifecycle controller until `shutdown` fires.
+/// Runs the node lifecycle controller until `shutdown` fires; pods come from the shared `pods`
+/// cache (pod writes carry a resourceVersion or uid precondition, so a stale read fails safely).
 pub async fn run(
     client: Client,
+    pods: Informer<Pod>,
     opts: NodeLifecycleOptions,
     concurrency: u16,
     instance: &str,
@@ -78,6 +80,7 @@ pub async fn run(
         client: client.clone(),
         opts,
         leases,
+        pods: pods.clone(),
         events: Events::new(client.clone(), MANAGER, instance),
         eviction_events: Events::new(client.clone(), EVICTION_MANAGER, instance),
     });
@@ -86,11 +89,9 @@ pub async fn run(
             Some(ObjectRef::<Node>::new(&lease.name_any()))
         })
         // A pod newly bound to a tainted or silent node must be judged too.
-        .watches(
-            Api::<Pod>::all(client),
-            watcher::Config::default(),
-            move |pod: Pod| node_needing_pod_checks(&node_store, &pod),
-        )
+        .watches_shared_stream(pods.subscribe(), move |pod| {
+            node_needing_pod_checks(&node_store, &pod)
+        })
         .with_config(
             ControllerConfig::default()
                 .debounce(Duration::from_millis(100))
@@ -221,15 +222,14 @@ async fn sync_pods(
     silent: bool,
 ) -> Result<Option<Timestamp>, ReconcileError> {
     let name = node.name_any();
-    let all: Api<Pod> = Api::all(ctx.client.clone());
-    let pods = all
-        .list(&ListParams::default().fields(&format!("spec.nodeName={name}")))
-        .await
-        .map_err(|source| ReconcileError::ListPods {
-            node: name.clone(),
-            source,
-        })?
-        .items;
+    ctx.pods.ready().await;
+    let pods: Vec<Arc<Pod>> = ctx
+        .pods
+        .store()
+        .state()
+        .into_iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
+        .collect();
     let taints = rk3s_scheduler::affinity::node_taints(node);
     let mut next: Option<Timestamp> = None;
     for pod in pods {
