@@ -2,6 +2,7 @@
 //! kubelet-like pod worker. Entry point: [`simulator::run_simulated`].
 
 pub mod ipam;
+pub mod network;
 pub mod node;
 pub mod options;
 pub mod pod_worker;

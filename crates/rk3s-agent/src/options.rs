@@ -26,6 +26,11 @@ pub struct SimulateOptions {
     pub status_interval: Duration,
     /// How long a container stays `ContainerCreating`; zero goes straight to Running.
     pub start_delay: Duration,
+    /// How long pods on nodes without `spec.podCIDR` wait for the node IPAM controller
+    /// (`NetworkNotReady`) before, if no node of the fleet has been given one, the fleet gives
+    /// up and uses its own fallback ranges (servers with `--disable-controller-manager`).
+    /// Zero: fall back at once.
+    pub pod_cidr_wait: Duration,
     /// Concurrent API writes of the fleet.
     pub parallelism: usize,
     /// Record the kubelet's pod events (Pulled, Created, Started, Killing).
@@ -45,6 +50,7 @@ impl Default for SimulateOptions {
             lease_interval: Duration::from_secs(10),
             status_interval: Duration::from_secs(60),
             start_delay: Duration::ZERO,
+            pod_cidr_wait: Duration::from_secs(5),
             parallelism: 32,
             events: true,
         }

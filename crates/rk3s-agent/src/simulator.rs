@@ -1,8 +1,21 @@
 //! A fleet of simulated nodes against a real API server: registration, Lease and status
-//! heartbeats, and one pod watch for the whole fleet feeding the pod worker. Entry point:
+//! heartbeats, one pod watch for the whole fleet feeding the pod worker, and one watch of the
+//! fleet's own Nodes for the pod CIDRs the node IPAM controller assigns. Entry point:
 //! [`run_simulated`].
+//!
+//! Pod addresses, as a k3s user sees them: a node's pods get addresses from its
+//! `spec.podCIDR`. A pod bound to a node that has none yet stays `Pending` with a
+//! `NetworkNotReady` warning event ("network is not ready: container runtime network not
+//! ready: ...") and starts as soon as the CIDR arrives, as flannel makes the kubelet wait. If
+//! after [`SimulateOptions::pod_cidr_wait`] no node of the fleet has been given a CIDR, the
+//! cluster evidently has no node IPAM controller (`--disable-controller-manager`) and the
+//! fleet's nodes fall back to their own ranges (10.42.<i>.0/24 for node i, see
+//! [`node::fallback_pod_cidr`]); a node that gets a CIDR later uses it for every new pod from
+//! then on. A CIDR the agent cannot use (IPv6-only, /31, /32, malformed) keeps pods waiting,
+//! the reason in the event and the agent's log, rather than handing out addresses outside it.
 
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 use std::pin::pin;
 use std::time::Duration;
 
@@ -20,12 +33,15 @@ use tokio_util::time::DelayQueue;
 use tracing::{debug, info, warn};
 
 use crate::ipam::PodIpam;
+use crate::network::{Assignment, NetworkError, NodeNetwork};
 use crate::node::{self, LEASE_NAMESPACE};
 use crate::options::{OptionsError, SimulateOptions};
 use crate::pod_worker::{self, Action, Env};
 
 /// How soon a failed pod write is tried again.
 const RETRY: Duration = Duration::from_secs(1);
+/// Every simulated node carries it; the fleet's Node watch selects on it.
+const SIMULATED_LABEL: &str = "node.rk3s.io/simulated=true";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -51,7 +67,18 @@ pub enum AgentError {
 
 struct SimNode {
     host_ip: String,
-    ipam: PodIpam,
+    network: NodeNetwork,
+}
+
+/// The node's assigned pod ranges: `spec.podCIDRs`, else `spec.podCIDR`.
+fn pod_cidrs(node: &Node) -> Vec<&str> {
+    let Some(spec) = node.spec.as_ref() else {
+        return Vec::new();
+    };
+    match spec.pod_cidrs.as_deref() {
+        Some(list) if !list.is_empty() => list.iter().map(String::as_str).collect(),
+        _ => spec.pod_cidr.as_deref().into_iter().collect(),
+    }
 }
 
 fn is_conflict(e: &kube::Error, code: u16) -> bool {
@@ -115,27 +142,21 @@ async fn register(
             });
         }
     }
-    let ipam = created
-        .spec
-        .as_ref()
-        .and_then(|s| s.pod_cidr.as_deref())
-        .and_then(|c| PodIpam::from_cidr(c).ok());
-    let ipam = match ipam {
-        Some(i) => i,
-        None => {
-            let (net, prefix) = node::fallback_pod_cidr(index);
-            PodIpam::new(net, prefix).map_err(|_| {
-                AgentError::Options(OptionsError::TooMany {
-                    max: crate::options::MAX_NODES,
-                })
-            })?
-        }
-    };
+    let (net, prefix) = node::fallback_pod_cidr(index);
+    let fallback = PodIpam::new(net, prefix).map_err(|_| {
+        AgentError::Options(OptionsError::TooMany {
+            max: crate::options::MAX_NODES,
+        })
+    })?;
+    let mut network = NodeNetwork::new(fallback);
+    if let Assignment::Unusable(error) = network.assign(&pod_cidrs(&created)) {
+        warn!(error = %error, node = %name, "pod CIDR unusable; pods needing an address wait");
+    }
     Ok((
         name,
         SimNode {
             host_ip: node::internal_ip(index).to_string(),
-            ipam,
+            network,
         },
     ))
 }
@@ -252,6 +273,10 @@ enum Outcome {
     Gone {
         key: String,
     },
+    /// Only events were recorded.
+    Noted {
+        key: String,
+    },
     Failed {
         key: String,
         error: kube::Error,
@@ -264,6 +289,7 @@ impl Outcome {
             Outcome::Written { key, .. }
             | Outcome::Finished { key }
             | Outcome::Gone { key }
+            | Outcome::Noted { key }
             | Outcome::Failed { key, .. } => key,
         }
     }
@@ -285,6 +311,31 @@ struct Pods {
     dirty: HashSet<String>,
     start_delay: Duration,
     record_events: bool,
+    /// Until then, nodes without a pod CIDR wait for the node IPAM controller.
+    network_deadline: tokio::time::Instant,
+    /// Some node of the fleet has a pod CIDR: the cluster assigns them, so never fall back.
+    any_pod_cidr: bool,
+    fell_back: bool,
+    /// Pods waiting for their node's network, by node, and the node of each.
+    waiting: HashMap<String, HashSet<String>>,
+    waiting_on: HashMap<String, String>,
+    /// Pods already told their node's network is not ready.
+    notified: HashSet<String>,
+}
+
+/// The kubelet's message for a pod that cannot start because the network plugin is not ready.
+fn network_not_ready_message(error: &NetworkError) -> String {
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    format!(
+        "network is not ready: container runtime network not ready: NetworkReady=false \
+         reason:NetworkPluginNotReady message:{reason}"
+    )
 }
 
 impl Pods {
@@ -306,11 +357,112 @@ impl Pods {
 
     fn release(&mut self, key: &str) {
         self.written.remove(key);
+        self.stop_waiting(key);
+        self.notified.remove(key);
         if let Some((node, uid)) = self.addressed.remove(key)
             && let Some(n) = self.nodes.get_mut(&node)
         {
-            n.ipam.release(&uid);
+            n.network.release(&uid);
         }
+    }
+
+    fn stop_waiting(&mut self, key: &str) {
+        if let Some(node) = self.waiting_on.remove(key)
+            && let Some(keys) = self.waiting.get_mut(&node)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.waiting.remove(&node);
+            }
+        }
+    }
+
+    /// Takes a watched Node's pod CIDRs; pods waiting on a node whose range changed go to
+    /// `ready`.
+    fn node_changed(&mut self, node: &Node, ready: &mut Vec<String>) {
+        let Some(name) = node.metadata.name.as_deref() else {
+            return;
+        };
+        let Some(sim) = self.nodes.get_mut(name) else {
+            return;
+        };
+        let cidrs = pod_cidrs(node);
+        if cidrs.iter().all(|c| c.is_empty()) {
+            return;
+        }
+        self.any_pod_cidr = true;
+        match sim.network.assign(&cidrs) {
+            Assignment::Unchanged => {}
+            Assignment::Changed => {
+                debug!(node = %name, cidrs = ?cidrs, "pod CIDR in use");
+                for key in self.waiting.remove(name).unwrap_or_default() {
+                    self.waiting_on.remove(&key);
+                    ready.push(key);
+                }
+            }
+            Assignment::Unusable(error) => {
+                warn!(error = %error, node = %name, "pod CIDR unusable; pods needing an address wait");
+            }
+        }
+    }
+
+    /// A new address for pod `uid` on `node_name`, falling back to the node's own range when
+    /// the wait for a pod CIDR is over and none was ever assigned in the fleet.
+    fn pod_address(&mut self, node_name: &str, uid: &str) -> Result<Ipv4Addr, NetworkError> {
+        let give_up = !self.any_pod_cidr && tokio::time::Instant::now() >= self.network_deadline;
+        let Some(node) = self.nodes.get_mut(node_name) else {
+            return Err(NetworkError::NoPodCidr);
+        };
+        if give_up
+            && node.network.source().is_none()
+            && node.network.use_fallback()
+            && !self.fell_back
+        {
+            self.fell_back = true;
+            info!("no node of the fleet was given a pod CIDR in time; using fallback pod ranges");
+        }
+        node.network.address(uid)
+    }
+
+    /// Parks a pod whose node's network is not ready: it is looked at again when the node
+    /// gets a pod CIDR or the wait for one ends; the first time, the kubelet's warning event.
+    fn network_not_ready(
+        &mut self,
+        key: &str,
+        pod: &Pod,
+        node_name: &str,
+        error: &NetworkError,
+        client: &kube::Client,
+    ) -> Option<Work> {
+        self.stop_waiting(key);
+        self.waiting
+            .entry(node_name.to_string())
+            .or_default()
+            .insert(key.to_string());
+        self.waiting_on
+            .insert(key.to_string(), node_name.to_string());
+        if !self.any_pod_cidr && *error == NetworkError::NoPodCidr {
+            let left = self
+                .network_deadline
+                .saturating_duration_since(tokio::time::Instant::now());
+            // Just past the deadline, so the recheck is sure to see it passed.
+            self.later(key, left + Duration::from_millis(20));
+        }
+        if !self.notified.insert(key.to_string()) || !self.record_events {
+            return None;
+        }
+        debug!(pod = %key, node = %node_name, error = %error, "pod waits for its node's network");
+        let event = pod_worker::PodEvent {
+            type_: "Warning",
+            reason: "NetworkNotReady",
+            message: network_not_ready_message(error),
+        };
+        let record = self.events_for(pod, node_name, vec![event], client);
+        let key = key.to_string();
+        Some(Box::pin(async move {
+            record.await;
+            Outcome::Noted { key }
+        }))
     }
 
     fn current(&mut self, key: &str) -> Option<Pod> {
@@ -367,7 +519,7 @@ impl Pods {
             return None;
         };
         let node_name = pod.spec.as_ref()?.node_name.clone()?;
-        let node = self.nodes.get_mut(&node_name)?;
+        let host_ip = self.nodes.get(&node_name)?.host_ip.clone();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let host_network = pod
             .spec
@@ -380,23 +532,30 @@ impl Pods {
             .and_then(|s| s.pod_ip.clone())
             .filter(|ip| !ip.is_empty());
         let pod_ip = if host_network {
-            node.host_ip.clone()
+            host_ip.clone()
         } else if let Some(ip) = existing_ip {
-            if let Ok(addr) = ip.parse() {
-                node.ipam.claim(&uid, addr);
+            // Kept even if outside the current range: a running sandbox is not renumbered.
+            if let (Ok(addr), Some(node)) = (ip.parse(), self.nodes.get_mut(&node_name)) {
+                node.network.claim(&uid, addr);
             }
             ip
         } else {
-            match node.ipam.allocate(&uid) {
-                Ok(ip) => ip.to_string(),
-                Err(e) => {
+            match self.pod_address(&node_name, &uid) {
+                Ok(ip) => {
+                    self.stop_waiting(key);
+                    self.notified.remove(key);
+                    ip.to_string()
+                }
+                Err(e @ (NetworkError::NoPodCidr | NetworkError::Unusable(_))) => {
+                    return self.network_not_ready(key, &pod, &node_name, &e, client);
+                }
+                Err(e @ NetworkError::Exhausted { .. }) => {
                     warn!(error = %e, pod = %key, node = %node_name, "no pod address");
                     self.later(key, Duration::from_secs(10));
                     return None;
                 }
             }
         };
-        let host_ip = node.host_ip.clone();
         if !host_network {
             self.addressed
                 .insert(key.to_string(), (node_name.clone(), uid.clone()));
@@ -502,6 +661,8 @@ pub async fn run_simulated(
         let (name, node) = r?;
         nodes.insert(name, node);
     }
+    let network_deadline = tokio::time::Instant::now() + opts.pod_cidr_wait;
+    let any_pod_cidr = nodes.values().any(|n: &SimNode| n.network.has_pod_cidr());
     info!(nodes = opts.count, prefix = %opts.name_prefix, "simulated nodes registered");
     let beat_stop = shutdown.child_token();
     let beat = tokio::spawn(heartbeat(client.clone(), opts.clone(), beat_stop.clone()));
@@ -512,6 +673,13 @@ pub async fn run_simulated(
         watcher(Api::<Pod>::all(client.clone()), config)
             .default_backoff()
             .reflect(writer)
+    );
+    // One watch for the whole fleet's Nodes: their pod CIDRs arrive after registration.
+    let node_config = watcher::Config::default().labels(SIMULATED_LABEL);
+    let mut node_events = pin!(
+        watcher(Api::<Node>::all(client.clone()), node_config)
+            .default_backoff()
+            .fuse()
     );
     let mut pods = Pods {
         nodes,
@@ -524,6 +692,12 @@ pub async fn run_simulated(
         dirty: HashSet::new(),
         start_delay: opts.start_delay,
         record_events: opts.events,
+        network_deadline,
+        any_pod_cidr,
+        fell_back: false,
+        waiting: HashMap::new(),
+        waiting_on: HashMap::new(),
+        notified: HashSet::new(),
     };
     let mut in_flight: FuturesUnordered<Work> = FuturesUnordered::new();
     let limit = opts.parallelism.max(1) * 4;
@@ -543,6 +717,13 @@ pub async fn run_simulated(
                 Some(Err(e)) => debug!(error = %e, "pod watch error; retrying"),
                 None => break Err(AgentError::PodWatchEnded),
             },
+            Some(ev) = node_events.next() => match ev {
+                Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => {
+                    pods.node_changed(&n, &mut ready);
+                }
+                Ok(_) => {}
+                Err(e) => debug!(error = %e, "node watch error; retrying"),
+            },
             Some(expired) = pods.timers.next(), if !pods.timers.is_empty() => {
                 let key = expired.into_inner();
                 pods.timer_keys.remove(&key);
@@ -559,6 +740,7 @@ pub async fn run_simulated(
                         }
                     }
                     Outcome::Finished { key } | Outcome::Gone { key } => pods.release(&key),
+                    Outcome::Noted { .. } => {}
                     Outcome::Failed { key, error } => {
                         debug!(error = %error, pod = %key, "pod write failed; retrying");
                         pods.later(&key, RETRY);
