@@ -17,7 +17,7 @@ trap cleanup EXIT
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 export KUBECONFIG=$DIR/kc.yaml HOME=$DIR
 "$BIN" server --data-dir "$DIR/data" --https-listen-port "$PORT" --bind-address 127.0.0.1 \
-  --write-kubeconfig "$KUBECONFIG" --disable-agent --config /dev/null >"$DIR/server.log" 2>&1 &
+  --write-kubeconfig "$KUBECONFIG" --disable-agent --cluster-cidr 10.64.0.0/10 --config /dev/null >"$DIR/server.log" 2>&1 &
 pids+=($!); server=$!
 until [ -f "$KUBECONFIG" ] && kubectl get --raw /readyz >/dev/null 2>&1; do sleep 0.2; done
 echo "server ready; idle RSS $(rss $server)"
