@@ -672,6 +672,8 @@ pub async fn run_simulated(
     let mut events = pin!(
         watcher(Api::<Pod>::all(client.clone()), config)
             .default_backoff()
+            // Field ownership is of no use here and, parsed, the bulk of a cached pod.
+            .modify(|p| p.metadata.managed_fields = None)
             .reflect(writer)
     );
     // One watch for the whole fleet's Nodes: their pod CIDRs arrive after registration.

@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 /// Changes a slow subscriber may fall behind by before it is handed the whole cache instead.
-const CHANGE_BUFFER: usize = 8192;
+/// The channel keeps that many past objects alive, so it stays small.
+const CHANGE_BUFFER: usize = 1024;
 
 /// A cached, watched resource type.
 pub struct Informer<K>
@@ -77,7 +78,17 @@ where
                         debug!(error = %e, "informer watch failed; retrying");
                         continue;
                     }
-                    Some(Ok(ev)) => ev,
+                    Some(Ok(mut ev)) => {
+                        // Field ownership is of no use to controllers, and once parsed it is
+                        // the bulk of a cached pod's memory.
+                        match &mut ev {
+                            watcher::Event::Apply(o)
+                            | watcher::Event::InitApply(o)
+                            | watcher::Event::Delete(o) => o.meta_mut().managed_fields = None,
+                            watcher::Event::Init | watcher::Event::InitDone => {}
+                        }
+                        ev
+                    }
                 };
                 writer.apply_watcher_event(&ev);
                 // A send fails only when nobody subscribes yet; they start from the cache.

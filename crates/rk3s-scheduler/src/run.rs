@@ -97,6 +97,12 @@ enum Outcome {
     ReportFailed(SchedulerError),
 }
 
+/// Field ownership is of no use to the scheduler, yet it is the bulk of a cached pod's or
+/// node's memory once parsed.
+fn strip_managed_fields<K: kube::Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
 /// Runs the scheduler until `shutdown`; pods whose `spec.schedulerName` is `scheduler_name`
 /// (`default-scheduler` for the default profile) are bound to nodes.
 pub async fn run(
@@ -110,11 +116,13 @@ pub async fn run(
     let mut node_events = pin!(
         watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
             .default_backoff()
+            .modify(strip_managed_fields)
             .reflect(node_writer)
     );
     let mut pod_events = pin!(
         watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
             .default_backoff()
+            .modify(strip_managed_fields)
             .reflect(pod_writer)
     );
     let mut budget_events = pin!(

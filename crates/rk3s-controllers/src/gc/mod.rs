@@ -101,7 +101,9 @@ pub async fn run(client: Client, resources: Vec<GroupVersionKind>, shutdown: Can
         // Only metadata matters here: owners, finalizers, uids. The server sends just that.
         let stream = reflector::reflector(
             writer,
-            watcher(meta_api, watcher::Config::default()).default_backoff(),
+            watcher(meta_api, watcher::Config::default())
+                .default_backoff()
+                .modify(|o| o.metadata.managed_fields = None),
         );
         let n = notify.clone();
         tasks.spawn(async move {

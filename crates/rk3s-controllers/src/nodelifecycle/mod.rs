@@ -70,12 +70,20 @@ pub async fn run(
     let lease_api: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);
     let (leases, writer) = reflector::store();
     // The lease cache the reconciler reads; the controller's own lease watch only triggers.
-    let lease_cache = reflector::reflector(writer, watcher(lease_api.clone(), Default::default()))
+    // Field ownership is of no use here and, parsed, the bulk of a cached node's memory.
+    let lease_cache = watcher(lease_api.clone(), Default::default())
         .default_backoff()
+        .modify(|l| l.metadata.managed_fields = None)
+        .reflect(writer)
         .for_each(|_| async {});
     let nodes: Api<Node> = Api::all(client.clone());
-    let controller = Controller::new(nodes, watcher::Config::default());
-    let node_store = controller.store();
+    let (node_store, node_writer) = reflector::store();
+    let node_stream = watcher(nodes, watcher::Config::default())
+        .default_backoff()
+        .modify(|n| n.metadata.managed_fields = None)
+        .reflect(node_writer)
+        .applied_objects();
+    let controller = Controller::for_stream(node_stream, node_store.clone());
     let ctx = Arc::new(Context {
         client: client.clone(),
         opts,
