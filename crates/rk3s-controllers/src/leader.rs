@@ -142,6 +142,38 @@ pub enum TermEnd {
     Shutdown,
 }
 
+/// Campaigns for the lease of `cfg` and, while holding it, runs `work` with a token that is
+/// cancelled when the lease is lost or `shutdown` fires; after a loss the campaign starts over.
+/// Returns once `shutdown` fires, after releasing the lease. Used for the controller manager
+/// and the scheduler, each with its own lease, as upstream runs them.
+pub async fn run_elected<F, Fut>(
+    client: Client,
+    cfg: ElectionConfig,
+    identity: String,
+    shutdown: CancellationToken,
+    work: F,
+) -> Result<(), ElectionError>
+where
+    F: Fn(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut elector = Elector::new(client, cfg, identity)?;
+    while elector.acquire(&shutdown).await {
+        let term = shutdown.child_token();
+        let running = tokio::spawn(work(term.clone()));
+        let end = elector.hold(&shutdown).await;
+        term.cancel();
+        // The work drains on cancellation; a panic in it is already reported by the runtime.
+        let _ = running.await;
+        if end == TermEnd::Shutdown {
+            elector.release().await;
+            break;
+        }
+        info!(lease = %elector.cfg.name, "leadership lost; stopped");
+    }
+    Ok(())
+}
+
 /// Campaigns for and holds one lease.
 pub struct Elector {
     api: Api<Lease>,

@@ -23,7 +23,6 @@ pub mod statefulset;
 use kube::Client;
 use kube::api::GroupVersionKind;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
 
 pub use leader::ElectionConfig;
 
@@ -72,21 +71,15 @@ pub async fn run(
     opts: ControllerOptions,
     shutdown: CancellationToken,
 ) -> Result<(), ControllerError> {
-    let mut elector =
-        leader::Elector::new(client.clone(), opts.election.clone(), opts.identity.clone())?;
-    while elector.acquire(&shutdown).await {
-        let term = shutdown.child_token();
-        let loops = tokio::spawn(run_loops(client.clone(), opts.clone(), term.clone()));
-        let end = elector.hold(&shutdown).await;
-        term.cancel();
-        // The loops drain on cancellation; a panic in one is already reported by the runtime.
-        let _ = loops.await;
-        if end == leader::TermEnd::Shutdown {
-            elector.release().await;
-            break;
-        }
-        info!("leadership lost; controllers stopped");
-    }
+    let loops_client = client.clone();
+    leader::run_elected(
+        client,
+        opts.election.clone(),
+        opts.identity.clone(),
+        shutdown,
+        move |term| run_loops(loops_client.clone(), opts.clone(), term),
+    )
+    .await?;
     Ok(())
 }
 

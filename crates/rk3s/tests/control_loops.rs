@@ -188,3 +188,72 @@ fn a_job_gets_a_generated_selector_and_completes_on_simulated_nodes() {
     ]);
     assert_eq!(s.json(&["get", "job", "once"])["status"]["succeeded"], 2);
 }
+
+#[test]
+fn the_scheduler_binds_only_while_it_holds_the_kube_scheduler_lease() {
+    let s = Server::start();
+    let _agent = Agent::start(&s, 1);
+    wait_for(&s, "the scheduler's lease", Duration::from_secs(30), || {
+        s.kubectl(&["get", "lease", "-n", "kube-system", "kube-scheduler"])
+            .status
+            .success()
+    });
+    let lease = s.json(&["get", "lease", "-n", "kube-system", "kube-scheduler"]);
+    let ours = lease["spec"]["holderIdentity"].as_str().unwrap_or_default();
+    assert!(!ours.is_empty(), "{lease}");
+    // Another server takes the lease (as after a failover): this one must stop binding.
+    let taken = format!(
+        "{{\"spec\":{{\"holderIdentity\":\"another-server\",\"leaseDurationSeconds\":3600,\"renewTime\":\"{}\"}}}}",
+        micro_now()
+    );
+    s.ok(&[
+        "patch",
+        "lease",
+        "-n",
+        "kube-system",
+        "kube-scheduler",
+        "--type=merge",
+        "-p",
+        &taken,
+    ]);
+    // The holder notices at its next renewal (every 2 s) and stops.
+    std::thread::sleep(Duration::from_secs(4));
+    s.ok(&["run", "waiting", "--image=busybox"]);
+    std::thread::sleep(Duration::from_secs(4));
+    let p = s.json(&["get", "pod", "waiting"]);
+    assert!(
+        p["spec"]["nodeName"].is_null(),
+        "bound while another holder has the lease: {p}"
+    );
+    // The other holder gives it up: ours takes it back and binds the waiting pod.
+    let released = format!(
+        "{{\"spec\":{{\"holderIdentity\":null,\"leaseDurationSeconds\":1,\"renewTime\":\"{}\"}}}}",
+        micro_now()
+    );
+    s.ok(&[
+        "patch",
+        "lease",
+        "-n",
+        "kube-system",
+        "kube-scheduler",
+        "--type=merge",
+        "-p",
+        &released,
+    ]);
+    wait_for(&s, "the pod bound", Duration::from_secs(30), || {
+        s.json(&["get", "pod", "waiting"])["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    });
+    let lease = s.json(&["get", "lease", "-n", "kube-system", "kube-scheduler"]);
+    assert_eq!(lease["spec"]["holderIdentity"], ours);
+}
+
+/// Now as a Kubernetes MicroTime (RFC 3339 with microseconds, UTC).
+fn micro_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.%6NZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

@@ -178,14 +178,15 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         user: "system:kube-controller-manager".into(),
         groups: vec!["system:masters".into(), "system:authenticated".into()],
     };
+    // This process's name in the control loops' Leases.
+    let identity = format!(
+        "{}_{}",
+        host_name().unwrap_or_else(|| "rk3s".into()),
+        std::process::id()
+    );
     let controllers = (!cfg.disable_controller_manager).then(|| {
         let client = super::loopback::client(state.clone(), loop_identity);
-        let identity = format!(
-            "{}_{}",
-            host_name().unwrap_or_else(|| "rk3s".into()),
-            std::process::id()
-        );
-        let mut opts = rk3s_controllers::ControllerOptions::new(identity);
+        let mut opts = rk3s_controllers::ControllerOptions::new(identity.clone());
         opts.cluster_cidr = cfg.cluster_cidr.clone();
         opts.node_lifecycle.node_monitor_grace_period = cfg.node_monitor_grace_period;
         tokio::spawn(rk3s_controllers::run(client, opts, shutdown.clone()))
@@ -198,10 +199,26 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
                 groups: vec!["system:masters".into(), "system:authenticated".into()],
             },
         );
-        let shutdown = shutdown.clone();
-        tokio::spawn(
-            async move { rk3s_scheduler::run(client, "default-scheduler", shutdown).await },
-        )
+        // Behind its own Lease (upstream's name), so that of several servers one schedules.
+        let election = rk3s_controllers::ElectionConfig {
+            name: "kube-scheduler".into(),
+            ..Default::default()
+        };
+        let elected_client = client.clone();
+        tokio::spawn(rk3s_controllers::leader::run_elected(
+            elected_client,
+            election,
+            identity,
+            shutdown.clone(),
+            move |term| {
+                let client = client.clone();
+                async move {
+                    if let Err(e) = rk3s_scheduler::run(client, "default-scheduler", term).await {
+                        tracing::warn!(error = %e, "the scheduler stopped with an error");
+                    }
+                }
+            },
+        ))
     });
     let serve = tokio::spawn(server::serve(listener, tls, state, shutdown.clone()));
     info!(
