@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
@@ -105,9 +106,31 @@ pub fn is_terminal(pod: &Pod) -> bool {
     )
 }
 
+/// Where the next search over the nodes starts (upstream's `nextStartNodeIndex`): a decision
+/// examines only part of a large cluster, and rotating the start spreads it over all nodes.
+#[derive(Debug, Default)]
+pub(crate) struct NextStart(AtomicUsize);
+
+impl NextStart {
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set(&self, v: usize) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+}
+
+impl Clone for NextStart {
+    fn clone(&self) -> Self {
+        NextStart(AtomicUsize::new(self.get()))
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub nodes: Vec<NodeInfo>,
+    pub(crate) next_start: NextStart,
     index: HashMap<String, usize>,
     /// (node index, pod) for placed pods with required anti-affinity, which every incoming pod
     /// must respect; kept apart so most pods need not scan all pods.

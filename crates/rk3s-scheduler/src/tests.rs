@@ -511,3 +511,55 @@ fn enormous_allocatable_does_not_overflow_the_scores() {
     let s = Snapshot::new(vec![node("a", huge.clone()), node("b", huge)], []);
     assert!(schedule(&pod("p", cpu("1")), &s).is_ok());
 }
+
+#[test]
+fn nodes_to_find_follows_upstreams_adaptive_percentage() {
+    use crate::schedule::nodes_to_find;
+    assert_eq!(nodes_to_find(0), 0);
+    assert_eq!(nodes_to_find(3), 3);
+    assert_eq!(nodes_to_find(99), 99);
+    assert_eq!(nodes_to_find(100), 100);
+    assert_eq!(nodes_to_find(150), 100);
+    // 50% less 1% per 125 nodes: 1,000 nodes → 42% → 420.
+    assert_eq!(nodes_to_find(1000), 420);
+    assert_eq!(nodes_to_find(5000), 500);
+    // Never under 5%.
+    assert_eq!(nodes_to_find(100_000), 5000);
+}
+
+#[test]
+fn a_large_cluster_is_searched_in_part_from_a_rotating_start() {
+    let nodes: Vec<_> = (0..1000)
+        .map(|i| node(&format!("n{i:04}"), json!({})))
+        .collect();
+    let s = Snapshot::new(nodes, Vec::new());
+    let index = |name: &str| name[1..].parse::<usize>().unwrap();
+    let first = schedule(&pod("a", json!({})), &s).unwrap();
+    // The first search examined nodes 0..420 and picked among them.
+    assert!(index(&first) < 420, "{first}");
+    let second = schedule(&pod("b", json!({})), &s).unwrap();
+    assert!((420..840).contains(&index(&second)), "{second}");
+}
+
+#[test]
+fn a_pod_fitting_one_node_of_a_large_cluster_finds_it_wherever_the_search_starts() {
+    let mut nodes: Vec<_> = (0..300)
+        .map(|i| {
+            node(
+                &format!("n{i:04}"),
+                json!({"metadata": {"labels": {"disk": "hdd"}}}),
+            )
+        })
+        .collect();
+    nodes.push(node(
+        "ssd",
+        json!({"metadata": {"labels": {"disk": "ssd"}}}),
+    ));
+    let s = Snapshot::new(nodes, Vec::new());
+    let picky = pod("p", json!({"spec": {"nodeSelector": {"disk": "ssd"}}}));
+    for _ in 0..3 {
+        assert_eq!(schedule(&picky, &s).unwrap(), "ssd");
+        // Move the start past the ssd node with a pod that fits anywhere.
+        schedule(&pod("any", json!({})), &s).unwrap();
+    }
+}
