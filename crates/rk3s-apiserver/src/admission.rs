@@ -2,9 +2,10 @@
 //! (upstream defaulting and validation), CRD objects (defaulting, validation, stored
 //! versions) and custom resources (pruning, schema defaults and validation).
 //! Entry point: [`admit`]; plugins that read other stored objects run before it
-//! ([`priority::admit`]).
+//! ([`serviceaccount::admit`], then [`priority::admit`]).
 
 pub mod priority;
+pub mod serviceaccount;
 
 use rk3s_core::ResourceType;
 use serde_json::Value;

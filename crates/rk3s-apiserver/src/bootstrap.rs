@@ -1,4 +1,5 @@
-//! What must exist before the API is ready: the system namespaces and priority classes; and
+//! What must exist before the API is ready: the system namespaces (with their `default`
+//! service account and root CA ConfigMap) and priority classes; and
 //! resuming work that a restart interrupted (namespaces left terminating).
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub enum BootstrapError {
     ListNamespaces(#[source] StoreError),
     #[error("writing {key}")]
     Write { key: String, source: StoreError },
+    #[error("publishing the root CA")]
+    RootCa(#[from] crate::rootca::RootCaError),
     #[error("stored object {key} is not valid JSON")]
     Corrupt { key: String },
 }
@@ -57,6 +60,11 @@ pub async fn ensure_system_namespaces(state: &ApiState) -> Result<(), BootstrapE
     }
     for name in SYSTEM_NAMESPACES {
         ensure_default_service_account(state.store.as_ref(), name).await?;
+    }
+    // Every namespace, not only these: ones created before a restart may predate the
+    // publisher or have lost their copy while it was down.
+    if let Some(ca) = &state.root_ca_pem {
+        crate::rootca::publish_all(state.store.as_ref(), ca).await?;
     }
     Ok(())
 }

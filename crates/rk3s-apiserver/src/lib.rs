@@ -18,9 +18,11 @@ pub mod openapi;
 pub mod protobuf;
 pub mod rbac;
 pub mod request;
+pub mod rootca;
 pub mod server;
 pub mod serviceaccount;
 pub mod state;
+pub mod store_watch;
 
 pub use state::ApiState;
 

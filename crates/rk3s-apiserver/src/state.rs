@@ -32,6 +32,9 @@ pub struct ApiState {
     pub service_network: crate::allocator::ServiceNetwork,
     /// Signing keys of service-account tokens; without them bearer tokens are not accepted.
     pub token_keys: Option<Arc<crate::serviceaccount::TokenKeys>>,
+    /// PEM of the CA that signed the serving certificate: published to every namespace as
+    /// ConfigMap `kube-root-ca.crt` and into legacy token secrets (`None`: not published).
+    pub root_ca_pem: Option<String>,
     /// Audiences tokens must carry to authenticate here (empty: the issuer).
     pub api_audiences: Vec<String>,
     /// RBAC + Node authorization; `None` allows only `system:masters` (in-process tests).
@@ -56,6 +59,7 @@ impl ApiState {
             schema_navs: Mutex::new(HashMap::new()),
             service_network: crate::allocator::ServiceNetwork::default(),
             token_keys: None,
+            root_ca_pem: None,
             api_audiences: Vec::new(),
             authorizer: None,
             crd_fingerprint: Mutex::new(String::new()),
@@ -65,6 +69,12 @@ impl ApiState {
     /// Accept and issue service-account tokens signed with these keys.
     pub fn with_token_keys(mut self, keys: crate::serviceaccount::TokenKeys) -> Self {
         self.token_keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// Publish this CA (PEM) to namespaces and token secrets.
+    pub fn with_root_ca(mut self, pem: impl Into<String>) -> Self {
+        self.root_ca_pem = Some(pem.into()).filter(|p| !p.is_empty());
         self
     }
 

@@ -20,6 +20,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
     let validation = FieldValidation::from_query(ctx.query.field_validation.as_deref());
     let checked = objects::check_kind(&ctx.target.rt, raw, validation)?;
     let mut obj = prepare_for_create(ctx, checked.object)?;
+    crate::admission::serviceaccount::admit(ctx.state, &ctx.target.rt, None, true, &mut obj)
+        .await?;
     crate::admission::priority::admit(ctx.state, &ctx.target.rt, None, true, &mut obj).await?;
     crate::admission::admit(&ctx.target.rt, None, None, &mut obj)?;
     let obj = super::track_fields(ctx, None, obj);
@@ -199,6 +201,14 @@ pub(crate) async fn store_new(ctx: &Ctx<'_>, mut obj: Value) -> ApiResult<Value>
                     .await
                     {
                         tracing::warn!(namespace = %name, error = %e, "creating the default service account failed");
+                    }
+                    // And the root CA, so its pods can verify the API server from the start.
+                    if let Some(ca) = &ctx.state.root_ca_pem
+                        && let Err(e) =
+                            crate::rootca::ensure_configmap(ctx.state.store.as_ref(), &name, ca)
+                                .await
+                    {
+                        tracing::warn!(namespace = %name, error = %e, "publishing the root CA failed");
                     }
                 }
                 return Ok(obj);

@@ -124,6 +124,7 @@ pub async fn patch(ctx: &Ctx<'_>, body: &[u8]) -> ApiResult<Response> {
                 )));
             }
             let mut obj = create::prepare_for_create(ctx, checked.object)?;
+            crate::admission::serviceaccount::admit(ctx.state, &rt, None, true, &mut obj).await?;
             crate::admission::priority::admit(ctx.state, &rt, None, true, &mut obj).await?;
             crate::admission::admit(&rt, None, None, &mut obj)?;
             (StatusCode::CREATED, create::store_new(ctx, obj).await?)

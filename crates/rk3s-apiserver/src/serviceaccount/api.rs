@@ -6,7 +6,7 @@ use rk3s_store::Backend;
 use serde_json::{Map, Value, json};
 
 use super::ServiceAccountError;
-use super::authenticate::authenticate_detailed;
+use super::authenticate::authenticate_for;
 use super::claims::{
     BoundKind, BoundObject, DEFAULT_EXPIRATION_SECONDS, IssueRequest, MAX_EXPIRATION_SECONDS,
     MIN_EXPIRATION_SECONDS,
@@ -348,7 +348,7 @@ pub async fn token_review_response(
     } else {
         &requested[..]
     };
-    let status = match authenticate_detailed(keys, store, token, audiences, now).await {
+    let status = match authenticate_for(keys, store, token, audiences, api_audiences, now).await {
         Ok(a) => json!({
             "authenticated": true,
             "user": {

@@ -7,8 +7,9 @@ use rk3s_store::Backend;
 use serde_json::Value;
 
 use super::ServiceAccountError;
-use super::claims::{Claims, LEEWAY_SECONDS, ObjectRef};
+use super::claims::{LEEWAY_SECONDS, ObjectRef, VerifiedClaims};
 use super::keys::TokenKeys;
+use super::legacy::{LegacyClaims, stored_token};
 
 pub const EXTRA_POD_NAME: &str = "authentication.kubernetes.io/pod-name";
 pub const EXTRA_POD_UID: &str = "authentication.kubernetes.io/pod-uid";
@@ -28,7 +29,7 @@ pub struct Authenticated {
     pub audiences: Vec<String>,
     /// TokenReview `user.extra`: the bound pod or node and the credential id (`JTI=<jti>`).
     pub extra: BTreeMap<String, Vec<String>>,
-    pub claims: Claims,
+    pub claims: VerifiedClaims,
 }
 
 /// `(user, groups, audiences)` for a valid token, `None` otherwise. The reason for a
@@ -55,11 +56,45 @@ pub async fn authenticate_detailed(
     api_audiences: &[String],
     now: i64,
 ) -> Result<Authenticated, ServiceAccountError> {
-    let claims = keys.verify(token, now)?;
-    let wanted: Vec<String> = if api_audiences.is_empty() {
-        vec![keys.issuer().to_string()]
-    } else {
-        api_audiences.to_vec()
+    authenticate_for(keys, store, token, api_audiences, api_audiences, now).await
+}
+
+/// Authenticate for the `requested` audiences (a TokenReview's, else the server's); legacy
+/// tokens carry no audience and count as having the server's `implicit` ones, as upstream
+/// treats them. Either list empty means the issuer.
+pub(crate) async fn authenticate_for(
+    keys: &TokenKeys,
+    store: &dyn Backend,
+    token: &str,
+    requested: &[String],
+    implicit: &[String],
+    now: i64,
+) -> Result<Authenticated, ServiceAccountError> {
+    let or_issuer = |list: &[String]| -> Vec<String> {
+        if list.is_empty() {
+            vec![keys.issuer().to_string()]
+        } else {
+            list.to_vec()
+        }
+    };
+    let wanted = or_issuer(requested);
+    let claims = match keys.verify_any(token, now)? {
+        VerifiedClaims::Bound(claims) => claims,
+        VerifiedClaims::Legacy(legacy) => {
+            let token_audiences = or_issuer(implicit);
+            let audiences: Vec<String> = token_audiences
+                .iter()
+                .filter(|a| wanted.contains(a))
+                .cloned()
+                .collect();
+            if audiences.is_empty() {
+                return Err(ServiceAccountError::AudienceMismatch {
+                    token: token_audiences,
+                    wanted,
+                });
+            }
+            return authenticate_legacy(store, token, legacy, audiences, now).await;
+        }
     };
     let audiences: Vec<String> = claims
         .aud
@@ -123,8 +158,64 @@ pub async fn authenticate_detailed(
         ],
         audiences,
         extra,
-        claims,
+        claims: VerifiedClaims::Bound(claims),
     })
+}
+
+/// A legacy token is good while the secret holding it exists, still holds exactly this
+/// token and is not being deleted, and its service account lives with the uid it names.
+async fn authenticate_legacy(
+    store: &dyn Backend,
+    token: &str,
+    claims: LegacyClaims,
+    audiences: Vec<String>,
+    now: i64,
+) -> Result<Authenticated, ServiceAccountError> {
+    let ns = claims.namespace.as_str();
+    let gone = || ServiceAccountError::SecretGone {
+        namespace: ns.to_string(),
+        name: claims.secret_name.clone(),
+    };
+    if !safe_name(ns) || !safe_name(&claims.secret_name) {
+        return Err(gone());
+    }
+    let key = format!("/registry/secrets/{ns}/{}", claims.secret_name);
+    let secret = match store.get(&key, 0).await {
+        Ok(Some(kv)) => serde_json::from_slice::<Value>(&kv.value).map_err(|_| gone())?,
+        Ok(None) => return Err(gone()),
+        Err(source) => return Err(ServiceAccountError::StoreFailed { key, source }),
+    };
+    if secret.pointer("/metadata/deletionTimestamp").is_some()
+        || stored_token(&secret).as_deref() != Some(token.as_bytes())
+    {
+        return Err(ServiceAccountError::TokenInvalidated);
+    }
+    let sa = ObjectRef {
+        name: claims.sa_name.clone(),
+        uid: claims.sa_uid.clone(),
+    };
+    if !still_there(store, "serviceaccounts", Some(ns), &sa, now).await? {
+        return Err(ServiceAccountError::ServiceAccountGone {
+            namespace: ns.to_string(),
+            name: sa.name,
+        });
+    }
+    Ok(Authenticated {
+        user: claims.sub.clone(),
+        uid: claims.sa_uid.clone(),
+        groups: vec![
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{ns}"),
+            "system:authenticated".to_string(),
+        ],
+        audiences,
+        extra: BTreeMap::new(),
+        claims: VerifiedClaims::Legacy(claims),
+    })
+}
+
+fn safe_name(s: &str) -> bool {
+    !s.is_empty() && !s.contains('/')
 }
 
 /// Whether the object the token names is stored with the same uid and not deleted for
@@ -137,8 +228,7 @@ async fn still_there(
     object: &ObjectRef,
     now: i64,
 ) -> Result<bool, ServiceAccountError> {
-    let safe = |s: &str| !s.is_empty() && !s.contains('/');
-    if !safe(&object.name) || namespace.is_some_and(|n| !safe(n)) {
+    if !safe_name(&object.name) || namespace.is_some_and(|n| !safe_name(n)) {
         return Ok(false);
     }
     let key = match namespace {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::ServiceAccountError;
 use super::jws::{self, ALG, Header};
 use super::keys::TokenKeys;
+use super::legacy::{LEGACY_ISSUER, LegacyClaims};
 
 /// Upstream's TokenRequest floor (validation refuses less).
 pub const MIN_EXPIRATION_SECONDS: i64 = 600;
@@ -34,6 +35,13 @@ impl BoundKind {
             BoundKind::Node => "Node",
         }
     }
+}
+
+/// A verified token's claims: a bound token's, or a legacy secret-held token's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifiedClaims {
+    Bound(Claims),
+    Legacy(LegacyClaims),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +195,29 @@ impl TokenKeys {
     /// Check the signature, the time window (with [`LEEWAY_SECONDS`]) and the issuer. The
     /// audience and the live objects are the caller's to check ([`super::authenticate`]).
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, ServiceAccountError> {
+        let payload = self.verified_payload(token)?;
+        self.bound_claims(&payload, now)
+    }
+
+    /// As [`TokenKeys::verify`], also accepting legacy tokens (issuer [`LEGACY_ISSUER`]),
+    /// which have no time window; whether their secret still holds them is the caller's check.
+    pub fn verify_any(&self, token: &str, now: i64) -> Result<VerifiedClaims, ServiceAccountError> {
+        let payload = self.verified_payload(token)?;
+        #[derive(Deserialize)]
+        struct Issuer {
+            #[serde(default)]
+            iss: String,
+        }
+        let issuer: Issuer = serde_json::from_slice(&payload)
+            .map_err(|_| ServiceAccountError::Malformed("claims are not a JSON object"))?;
+        if issuer.iss == LEGACY_ISSUER {
+            return LegacyClaims::parse(&payload).map(VerifiedClaims::Legacy);
+        }
+        self.bound_claims(&payload, now).map(VerifiedClaims::Bound)
+    }
+
+    /// The payload of a token signed by our key.
+    fn verified_payload(&self, token: &str) -> Result<Vec<u8>, ServiceAccountError> {
         let parts = jws::split(token)?;
         if parts
             .header
@@ -197,7 +228,11 @@ impl TokenKeys {
             return Err(ServiceAccountError::UnknownKey);
         }
         self.verify_signature(parts.signing_input.as_bytes(), &parts.signature)?;
-        let claims: Claims = serde_json::from_slice(&parts.payload)
+        Ok(parts.payload)
+    }
+
+    fn bound_claims(&self, payload: &[u8], now: i64) -> Result<Claims, ServiceAccountError> {
+        let claims: Claims = serde_json::from_slice(payload)
             .map_err(|_| ServiceAccountError::Malformed("claims are not service-account claims"))?;
         if !self.accepts_issuer(&claims.iss) {
             return Err(ServiceAccountError::WrongIssuer(claims.iss));

@@ -16,6 +16,8 @@ mod authenticate;
 mod claims;
 mod jws;
 mod keys;
+mod legacy;
+mod token_controller;
 
 #[cfg(test)]
 mod tests;
@@ -27,9 +29,14 @@ pub use api::{
 pub use authenticate::{Authenticated, authenticate, authenticate_detailed};
 pub use claims::{
     BoundKind, BoundObject, Claims, DEFAULT_EXPIRATION_SECONDS, IssueRequest, KubernetesClaims,
-    MAX_EXPIRATION_SECONDS, MIN_EXPIRATION_SECONDS, ObjectRef,
+    MAX_EXPIRATION_SECONDS, MIN_EXPIRATION_SECONDS, ObjectRef, VerifiedClaims,
 };
 pub use keys::{DEFAULT_ISSUER, TokenKeys};
+pub use legacy::{
+    LEGACY_ISSUER, LegacyClaims, NAME_ANNOTATION, SECRET_TYPE, SecretAction, UID_ANNOTATION,
+    is_token_secret, reconcile_token_secret, stored_token, token_secret_service_account,
+};
+pub use token_controller::{reconcile_all_token_secrets, spawn_token_controller};
 
 use std::path::PathBuf;
 
@@ -83,6 +90,10 @@ pub enum ServiceAccountError {
         key: String,
         source: rk3s_store::StoreError,
     },
+    #[error("secret {namespace}/{name} holding the token has been deleted")]
+    SecretGone { namespace: String, name: String },
+    #[error("token has been invalidated")]
+    TokenInvalidated,
     #[error("token is required for TokenReview in authentication")]
     TokenRequired,
 }

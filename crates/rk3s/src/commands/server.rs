@@ -106,6 +106,7 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         ApiState::new(rk3s_core::Registry::builtin(), store, advertise.to_string())
             .with_service_network(network)
             .with_token_keys(token_keys)
+            .with_root_ca(pki.server_ca_cert.clone())
             .with_authorizer(authorizer),
     );
     bootstrap::ensure_system_namespaces(&state)
@@ -122,6 +123,8 @@ async fn run_async(cfg: ServerConfig) -> Result<()> {
         .await
         .context("loading the stored CRDs")?;
     rk3s_apiserver::crds::spawn_controller(state.clone(), shutdown.clone());
+    rk3s_apiserver::rootca::spawn_publisher(state.clone(), shutdown.clone());
+    rk3s_apiserver::serviceaccount::spawn_token_controller(state.clone(), shutdown.clone());
     rk3s_apiserver::events::spawn_expiry(
         state.clone(),
         cfg.event_ttl,

@@ -4,6 +4,7 @@
 mod api;
 mod interop;
 mod keys;
+mod legacy;
 mod store;
 mod tokens;
 
