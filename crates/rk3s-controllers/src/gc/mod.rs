@@ -173,23 +173,27 @@ impl Collector {
                     .map(|obj| Seen { mirror: i, obj }),
             );
         }
-        let mut by_uid: HashMap<String, usize> = HashMap::new();
-        let mut dependents: HashMap<String, Vec<(usize, OwnerReference)>> = HashMap::new();
+        // Keyed by borrowed uids: a pass runs every few hundred milliseconds under churn, over
+        // every pod of the cluster, so it copies nothing it does not act on.
+        let mut by_uid: HashMap<&str, usize> = HashMap::with_capacity(seen.len());
+        let mut dependents: HashMap<&str, Vec<(usize, &OwnerReference)>> = HashMap::new();
         for (i, s) in seen.iter().enumerate() {
-            if let Some(uid) = s.obj.uid() {
+            if let Some(uid) = s.obj.metadata.uid.as_deref() {
                 by_uid.insert(uid, i);
             }
             for r in s.obj.owner_references() {
-                dependents
-                    .entry(r.uid.clone())
-                    .or_default()
-                    .push((i, r.clone()));
+                dependents.entry(r.uid.as_str()).or_default().push((i, r));
             }
         }
 
         for s in &seen {
-            let Some(uid) = s.obj.uid() else { continue };
-            let deps = dependents.get(&uid).map(Vec::as_slice).unwrap_or_default();
+            let Some(uid) = s.obj.metadata.uid.clone() else {
+                continue;
+            };
+            let deps = dependents
+                .get(uid.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let refs: Vec<DependentRef> = deps
                 .iter()
                 .map(|(_, r)| DependentRef {
@@ -222,9 +226,9 @@ impl Collector {
                 continue;
             }
             let ns = s.obj.namespace();
-            let mut states: HashMap<String, OwnerState> = HashMap::new();
+            let mut states: HashMap<&str, OwnerState> = HashMap::new();
             for r in refs {
-                let st = match by_uid.get(&r.uid) {
+                let st = match by_uid.get(r.uid.as_str()) {
                     Some(i) => decide::state_of_live_owner(&seen[*i].obj.metadata),
                     None => match verified.get(&r.uid) {
                         Some(st) => *st,
@@ -237,11 +241,19 @@ impl Collector {
                         }
                     },
                 };
-                states.insert(r.uid.clone(), st);
+                states.insert(r.uid.as_str(), st);
             }
-            let has_dependents = s.obj.uid().is_some_and(|u| dependents.contains_key(&u));
+            let has_dependents = s
+                .obj
+                .metadata
+                .uid
+                .as_deref()
+                .is_some_and(|u| dependents.contains_key(u));
             let action = decide::dependent_action(&s.obj.metadata, has_dependents, |r| {
-                states.get(&r.uid).copied().unwrap_or(OwnerState::Unknown)
+                states
+                    .get(r.uid.as_str())
+                    .copied()
+                    .unwrap_or(OwnerState::Unknown)
             });
             match action {
                 DependentAction::Keep => {}
