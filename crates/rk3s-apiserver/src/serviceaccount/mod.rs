@@ -4,7 +4,9 @@
 //! Entry points: [`TokenKeys::load_or_create`] at startup, [`authenticate`] for every request
 //! carrying `Authorization: Bearer <token>`, [`token_request_response`] for
 //! `POST .../serviceaccounts/<name>/token`, [`token_review_response`] for TokenReview creates,
-//! and [`default_service_account`] when a namespace is created.
+//! [`default_service_account`] when a namespace is created, and [`spawn_token_controller`]
+//! for legacy token Secrets (`kubernetes.io/service-account-token`), whose non-expiring tokens
+//! authenticate only while the Secret still holds them.
 //!
 //! Tokens follow upstream's bound service-account tokens: claims `iss`, `sub`, `aud`, `exp`,
 //! `iat`, `nbf`, `jti` and the private `kubernetes.io` claim naming the namespace, the service
