@@ -1,6 +1,6 @@
 //! The filters of upstream's default profile, in its order: NodeUnschedulable, TaintToleration,
-//! NodeAffinity, NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity. Entry
-//! points: [`PodContext::new`] (the pre-filter work, once per pod) and [`filter`] (per node).
+//! NodeAffinity, NodePorts, NodeResourcesFit, VolumeBinding, PodTopologySpread, InterPodAffinity.
+//! Entry points: [`PodContext::new`] (the pre-filter work, once per pod) and [`filter`] (per node).
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,6 +10,7 @@ use crate::affinity::{self, CompiledTerm};
 use crate::resources::{self, Resources};
 use crate::snapshot::{HostPort, NodeInfo, Snapshot, pod_host_ports};
 use crate::spread::{SpreadFailure, SpreadState};
+use crate::volumes::{self, PodVolumes};
 
 /// Why a node cannot take the pod; `Display`/[`Reason::messages`] give upstream's wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,11 @@ pub enum Reason {
     PodAffinity,
     PodAntiAffinity,
     ExistingPodsAntiAffinity,
+    /// A pod-level pre-filter failure (a missing or unbound claim): every node fails with it.
+    PreFilter(String),
+    VolumeNodeAffinityConflict,
+    /// A bound claim's PersistentVolume is not in the cache.
+    VolumeMissing,
 }
 
 impl Reason {
@@ -57,11 +63,19 @@ impl Reason {
             Reason::ExistingPodsAntiAffinity => {
                 vec!["node(s) didn't satisfy existing pods anti-affinity rules".into()]
             }
+            Reason::PreFilter(message) => vec![message.clone()],
+            Reason::VolumeNodeAffinityConflict => {
+                vec!["node(s) had volume node affinity conflict".into()]
+            }
+            Reason::VolumeMissing => vec![
+                "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)".into(),
+            ],
         }
     }
 
     /// Whether evicting lower-priority pods could make the node fit (upstream's `Unschedulable`
-    /// as opposed to `UnschedulableAndUnresolvable`).
+    /// as opposed to `UnschedulableAndUnresolvable`). Volume failures are unresolvable: no
+    /// eviction binds a claim or moves a volume.
     pub fn preemption_may_help(&self) -> bool {
         matches!(
             self,
@@ -88,6 +102,8 @@ pub struct PodContext<'a> {
     pub non_zero_requests: Resources,
     pub ports: Vec<HostPort>,
     pub spread: SpreadState,
+    /// The claims' pre-filter verdict: upstream's message when the pod fits no node at all.
+    pub volumes: Result<PodVolumes, String>,
     required_affinity: Vec<(CompiledTerm, HashSet<String>)>,
     /// Whether any placed pod matches every required affinity term (if none does, a pod that
     /// matches its own terms may start the group anywhere).
@@ -167,6 +183,7 @@ impl<'a> PodContext<'a> {
             non_zero_requests: resources::pod_requests(pod, true),
             ports: pod_host_ports(pod),
             spread: SpreadState::new(pod, snapshot),
+            volumes: volumes::pre_filter(pod, snapshot.volumes.0.as_ref()),
             required_affinity,
             affinity_has_matches,
             affinity_self_match,
@@ -187,6 +204,10 @@ fn unschedulable_taint() -> Taint {
 
 /// Whether `node` can take the pod; the first failing filter's reason otherwise.
 pub fn filter(ctx: &PodContext<'_>, node: &NodeInfo) -> Result<(), Reason> {
+    let pod_volumes = ctx
+        .volumes
+        .as_ref()
+        .map_err(|m| Reason::PreFilter(m.clone()))?;
     let tolerations = affinity::pod_tolerations(ctx.pod);
     let unschedulable = node
         .node
@@ -222,6 +243,7 @@ pub fn filter(ctx: &PodContext<'_>, node: &NodeInfo) -> Result<(), Reason> {
         return Err(Reason::HostPorts);
     }
     fit_resources(ctx, node)?;
+    volumes::check_node(pod_volumes, &node.node)?;
     match ctx.spread.check(node) {
         Ok(()) => {}
         Err(SpreadFailure::MissingLabel) => return Err(Reason::TopologySpreadMissingLabel),

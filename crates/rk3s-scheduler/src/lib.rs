@@ -14,6 +14,7 @@ pub mod schedule;
 pub mod score;
 pub mod snapshot;
 pub mod spread;
+pub mod volumes;
 
 #[cfg(test)]
 mod tests;

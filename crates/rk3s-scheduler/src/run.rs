@@ -1,5 +1,5 @@
-//! The scheduler loop against the API: reflector caches of nodes, pods and
-//! PodDisruptionBudgets, the scheduling queue, decisions in batches over one snapshot, and
+//! The scheduler loop against the API: reflector caches of nodes, pods,
+//! PodDisruptionBudgets, PersistentVolumeClaims, PersistentVolumes and StorageClasses, the scheduling queue, decisions in batches over one snapshot, and
 //! binds, preemptions and status/event writes running concurrently. Entry point: [`run`].
 
 use std::collections::HashMap;
@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -23,6 +24,7 @@ use crate::queue::SchedulingQueue;
 use crate::report;
 use crate::schedule::{FitError, PostFilter, Unschedulable, decide as decide_one};
 use crate::snapshot::is_terminal;
+use crate::volumes::{self, VolumeCatalog, Volumes};
 
 /// Pods decided per snapshot.
 const BATCH: usize = 256;
@@ -38,6 +40,8 @@ pub enum SchedulerError {
     PodWatchEnded,
     #[error("pod disruption budget watch ended")]
     BudgetWatchEnded,
+    #[error("persistent volume claim, volume or storage class watch ended")]
+    VolumeWatchEnded,
     #[error("binding pod {pod} to {node} failed")]
     Bind {
         pod: String,
@@ -103,6 +107,37 @@ fn strip_managed_fields<K: kube::Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
 }
 
+/// The volume caches as the filters read them.
+struct VolumeStores {
+    claims: Store<PersistentVolumeClaim>,
+    volumes: Store<PersistentVolume>,
+    classes: Store<StorageClass>,
+}
+
+impl VolumeCatalog for VolumeStores {
+    fn claim(&self, namespace: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        self.claims.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    fn volume(&self, name: &str) -> Option<Arc<PersistentVolume>> {
+        self.volumes.get(&ObjectRef::new(name))
+    }
+
+    fn class(&self, name: &str) -> Option<Arc<StorageClass>> {
+        self.classes.get(&ObjectRef::new(name))
+    }
+}
+
+/// Which of the claim, volume and class caches have listed once.
+#[derive(Debug, Default)]
+struct VolumeSync([bool; 3]);
+
+impl VolumeSync {
+    fn done(&self) -> bool {
+        self.0.iter().all(|d| *d)
+    }
+}
+
 /// Runs the scheduler until `shutdown`; pods whose `spec.schedulerName` is `scheduler_name`
 /// (`default-scheduler` for the default profile) are bound to nodes.
 pub async fn run(
@@ -133,6 +168,45 @@ pub async fn run(
         .default_backoff()
         .reflect(budget_writer)
     );
+    let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
+    let (pvs, pv_writer) = reflector::store::<PersistentVolume>();
+    let (classes, class_writer) = reflector::store::<StorageClass>();
+    let volume_events = futures::stream::select_all([
+        watcher(
+            Api::<PersistentVolumeClaim>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .modify(strip_managed_fields)
+        .reflect(claim_writer)
+        .map(|e| (0, e.map(|e| matches!(e, watcher::Event::InitDone))))
+        .boxed(),
+        watcher(
+            Api::<PersistentVolume>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .modify(strip_managed_fields)
+        .reflect(pv_writer)
+        .map(|e| (1, e.map(|e| matches!(e, watcher::Event::InitDone))))
+        .boxed(),
+        watcher(
+            Api::<StorageClass>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .modify(strip_managed_fields)
+        .reflect(class_writer)
+        .map(|e| (2, e.map(|e| matches!(e, watcher::Event::InitDone))))
+        .boxed(),
+    ]);
+    let mut volume_events = pin!(volume_events);
+    let volumes = Volumes(Arc::new(VolumeStores {
+        claims,
+        volumes: pvs,
+        classes,
+    }));
+    let mut volumes_synced = VolumeSync::default();
     let mut queue = SchedulingQueue::default();
     // Pods that preempted -> their node, until bound: the cache may not show the
     // nominatedNodeName we wrote yet, and a second preemption must not pick new victims.
@@ -190,6 +264,15 @@ pub async fn run(
                 Some(Err(e)) => debug!(error = %e, "pod disruption budget watch error; retrying"),
                 None => return Err(SchedulerError::BudgetWatchEnded),
             },
+            ev = volume_events.next() => match ev {
+                // A claim bound or created may make a parked pod fit.
+                Some((i, Ok(init_done))) => {
+                    volumes_synced.0[i] |= init_done;
+                    queue.cluster_changed();
+                }
+                Some((_, Err(e))) => debug!(error = %e, "volume watch error; retrying"),
+                None => return Err(SchedulerError::VolumeWatchEnded),
+            },
             Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
                 on_outcome(outcome, &mut queue, &mut placement);
             }
@@ -197,7 +280,12 @@ pub async fn run(
                 queue.requeue_due(Instant::now());
             }
         }
-        if nodes_synced && pods_synced && queue.has_active() && in_flight.len() < MAX_IN_FLIGHT {
+        if nodes_synced
+            && pods_synced
+            && volumes_synced.done()
+            && queue.has_active()
+            && in_flight.len() < MAX_IN_FLIGHT
+        {
             let room = BATCH.min(MAX_IN_FLIGHT * 4);
             let batch = queue.pop_batch(room);
             let budgets: Vec<Budget> = budgets
@@ -213,6 +301,7 @@ pub async fn run(
                     nodes: &nodes,
                     pods: &pods,
                     budgets: &budgets,
+                    volumes: &volumes,
                 },
                 &mut queue,
                 &mut placement,
@@ -293,6 +382,7 @@ struct Caches<'a> {
     nodes: &'a Store<Node>,
     pods: &'a Store<Pod>,
     budgets: &'a [Budget],
+    volumes: &'a Volumes,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -322,6 +412,7 @@ fn decide(
             || caches.nodes.state(),
             || caches.pods.state(),
         );
+        snapshot.volumes = caches.volumes.clone();
         let nominated = nominations.get(key).cloned().or_else(|| {
             pod.status
                 .as_ref()
@@ -338,11 +429,22 @@ fn decide(
                 let placed = Arc::new(placed);
                 placement.assume(key, &node, placed);
                 let binding = report::binding(&pod, &node);
+                let select = volumes::claims_to_select(&pod, caches.volumes.0.as_ref(), &node);
+                let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
                 let key = key.clone();
                 let generation = pod.metadata.generation;
                 let events: Api<Event> = Api::namespaced(client.clone(), ns);
                 let scheduler = scheduler_name.to_string();
                 in_flight.push(Box::pin(async move {
+                    // Upstream records the node on WaitForFirstConsumer claims and waits for the
+                    // provisioner before binding; rk3s has no provisioner yet, so the
+                    // annotation is written (best effort) and the pod bound at once.
+                    for claim in select {
+                        let patch = Patch::Merge(volumes::selected_node_patch(&node));
+                        if let Err(e) = claims.patch(&claim, &PatchParams::default(), &patch).await {
+                            warn!(error = %e, pod = %key, claim = %claim, "selected-node annotation not written");
+                        }
+                    }
                     let bound = api
                         .create_subresource::<_, serde_json::Value>(
                             "binding",

@@ -8,7 +8,7 @@ use std::fmt;
 use k8s_openapi::api::core::v1::Pod;
 use rand::Rng;
 
-use crate::filter::{PodContext, filter};
+use crate::filter::{PodContext, Reason, filter};
 use crate::preemption::{self, Budget, Candidate};
 use crate::score::{score, total_scores};
 use crate::snapshot::Snapshot;
@@ -30,6 +30,8 @@ pub enum PostFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnosis {
     pub num_nodes: usize,
+    /// A pod-level failure found before any node was examined; stated instead of the histogram.
+    pub pre_filter: Option<String>,
     /// Upstream's histogram: reason message -> number of nodes.
     pub reasons: BTreeMap<String, usize>,
     pub post_filter: PostFilter,
@@ -52,7 +54,10 @@ fn histogram(f: &mut fmt::Formatter<'_>, n: usize, h: &BTreeMap<String, usize>) 
 
 impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        histogram(f, self.num_nodes, &self.reasons)?;
+        match &self.pre_filter {
+            Some(m) => write!(f, "0/{} nodes are available: {m}.", self.num_nodes)?,
+            None => histogram(f, self.num_nodes, &self.reasons)?,
+        }
         match &self.post_filter {
             PostFilter::Nominated => Ok(()),
             PostFilter::Disabled => {
@@ -124,26 +129,32 @@ pub fn decide(
     // every node was examined.
     let mut failures: Vec<_> = (0..n).map(|_| None).collect();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut examined = 0;
-    for i in (start..n).chain(0..start) {
-        examined += 1;
-        let node = &snapshot.nodes[i];
-        match filter(&ctx, node) {
-            Ok(()) => {
-                feasible.push(node);
-                if feasible.len() >= wanted {
-                    break;
+    let pre_filter = ctx.volumes.as_ref().err().cloned();
+    if let Some(m) = &pre_filter {
+        // Upstream stops at the pre-filter: no node is examined, each carries its status.
+        failures.fill(Some(Reason::PreFilter(m.clone())));
+    } else {
+        let mut examined = 0;
+        for i in (start..n).chain(0..start) {
+            examined += 1;
+            let node = &snapshot.nodes[i];
+            match filter(&ctx, node) {
+                Ok(()) => {
+                    feasible.push(node);
+                    if feasible.len() >= wanted {
+                        break;
+                    }
                 }
-            }
-            Err(reason) => {
-                for m in reason.messages() {
-                    *reasons.entry(m).or_default() += 1;
+                Err(reason) => {
+                    for m in reason.messages() {
+                        *reasons.entry(m).or_default() += 1;
+                    }
+                    failures[i] = Some(reason);
                 }
-                failures[i] = Some(reason);
             }
         }
+        snapshot.next_start.set((start + examined) % n);
     }
-    snapshot.next_start.set((start + examined) % n);
     if feasible.is_empty() {
         let mut preemption = None;
         let post_filter = if !preemption::policy_allows(pod) {
@@ -161,6 +172,7 @@ pub fn decide(
         };
         let diagnosis = Diagnosis {
             num_nodes: snapshot.nodes.len(),
+            pre_filter,
             reasons,
             post_filter,
         };

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::affinity;
 use crate::resources::{self, Resources};
+use crate::volumes::Volumes;
 
 /// A host port a pod claims: (host IP, protocol, port). An empty or `0.0.0.0` IP claims the
 /// port on every address.
@@ -135,6 +136,8 @@ pub struct Snapshot {
     /// (node index, pod) for placed pods with required anti-affinity, which every incoming pod
     /// must respect; kept apart so most pods need not scan all pods.
     pub(crate) anti_affinity_pods: Vec<(usize, Arc<Pod>)>,
+    /// Claims, volumes and classes, read live rather than copied: few pods have claims.
+    pub volumes: Volumes,
 }
 
 impl Snapshot {

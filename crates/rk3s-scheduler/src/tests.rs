@@ -563,3 +563,104 @@ fn a_pod_fitting_one_node_of_a_large_cluster_finds_it_wherever_the_search_starts
         schedule(&pod("any", json!({})), &s).unwrap();
     }
 }
+
+fn with_volumes(mut s: Snapshot, objects: Value) -> Snapshot {
+    let mut idx = crate::volumes::VolumeIndex::default();
+    for c in objects["claims"].as_array().into_iter().flatten() {
+        idx.add_claim(serde_json::from_value(c.clone()).unwrap());
+    }
+    for v in objects["volumes"].as_array().into_iter().flatten() {
+        idx.add_volume(serde_json::from_value(v.clone()).unwrap());
+    }
+    s.volumes = crate::volumes::Volumes(Arc::new(idx));
+    s
+}
+
+fn with_claim(name: &str, claim: &str, extra: Value) -> Pod {
+    let mut p = pod(
+        name,
+        json!({"spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}}),
+    );
+    let mut v = serde_json::to_value(&p).unwrap();
+    merge(&mut v, extra);
+    p = serde_json::from_value(v).unwrap();
+    p
+}
+
+#[test]
+fn missing_claim_fails_every_node_before_filtering_and_preemption_cannot_help() {
+    let s = with_volumes(Snapshot::new(three_nodes(), []), json!({}));
+    assert_eq!(
+        fail_message(&with_claim("p", "nope", json!({})), &s),
+        "0/3 nodes are available: persistentvolumeclaim \"nope\" not found. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    );
+    // Even a pod that could evict everything on every node: eviction binds no claim.
+    let s = Snapshot::new(
+        [node("n1", json!({"status": {"allocatable": {"cpu": "1"}}}))],
+        [placed("low", "n1", cpu("1"))],
+    );
+    let high = with_claim("p", "nope", json!({"spec": {"priority": 1000}}));
+    assert_eq!(
+        fail_message(&high, &s),
+        "0/1 nodes are available: persistentvolumeclaim \"nope\" not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+    );
+}
+
+#[test]
+fn unbound_immediate_claim_is_a_pre_filter_failure() {
+    let s = with_volumes(
+        Snapshot::new(three_nodes(), []),
+        json!({"claims": [{"metadata": {"name": "data", "namespace": "default"}, "spec": {}}]}),
+    );
+    let never = with_claim("p", "data", json!({"spec": {"preemptionPolicy": "Never"}}));
+    assert_eq!(
+        fail_message(&never, &s),
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: not eligible due to preemptionPolicy=Never."
+    );
+}
+
+fn local_volume_snapshot(extra_nodes: Vec<Arc<Node>>) -> Snapshot {
+    let mut nodes = three_nodes();
+    nodes.extend(extra_nodes);
+    with_volumes(
+        Snapshot::new(nodes, []),
+        json!({
+            "claims": [{"metadata": {"name": "data", "namespace": "default"}, "spec": {"volumeName": "pv1"}, "status": {"phase": "Bound"}}],
+            "volumes": [{"metadata": {"name": "pv1"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n2"]}]}
+            ]}}}}]
+        }),
+    )
+}
+
+#[test]
+fn bound_local_volume_pins_the_pod_to_its_node() {
+    let s = local_volume_snapshot(Vec::new());
+    for _ in 0..5 {
+        assert_eq!(
+            schedule(&with_claim("p", "data", json!({})), &s).unwrap(),
+            "n2"
+        );
+    }
+}
+
+#[test]
+fn volume_node_affinity_conflicts_are_counted_per_node_and_not_preempted() {
+    let s = local_volume_snapshot(Vec::new());
+    let elsewhere = with_claim(
+        "p",
+        "data",
+        json!({"spec": {"nodeSelector": {"kubernetes.io/hostname": "n1"}}}),
+    );
+    assert_eq!(
+        fail_message(&elsewhere, &s),
+        "0/3 nodes are available: 1 node(s) had volume node affinity conflict, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    );
+    let ctx = PodContext::new(&elsewhere, &s);
+    assert_eq!(
+        filter(&ctx, s.node("n1").unwrap()),
+        Err(Reason::VolumeNodeAffinityConflict)
+    );
+    assert!(!Reason::VolumeNodeAffinityConflict.preemption_may_help());
+    assert!(!Reason::PreFilter(String::new()).preemption_may_help());
+}
