@@ -730,7 +730,7 @@ fn pods_bind_once_and_evictions_respect_disruption_budgets() {
         "--subresource=status",
         "--type=merge",
         "-p",
-        r#"{"status":{"phase":"Running"}}"#,
+        r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#,
     ]);
     s.apply("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: guard\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels: {app: guarded}\n");
     let ev = s.dir.path().join("eviction.json");
@@ -744,8 +744,24 @@ fn pods_bind_once_and_evictions_respect_disruption_budgets() {
     ]);
     assert!(err.contains("disruption budget"), "{err}");
     s.ok(&["get", "pod", "p1"]);
-    // With an allowance the eviction deletes the pod.
-    s.ok(&["patch", "pdb", "guard", "--subresource=status", "--type=merge", "-p", r#"{"status":{"disruptionsAllowed":1,"currentHealthy":1,"desiredHealthy":1,"expectedPods":1}}"#]);
+    // A budget that allows one disruption (the disruption controller recomputes its status):
+    // the eviction deletes the pod.
+    s.ok(&[
+        "patch",
+        "pdb",
+        "guard",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":0}}"#,
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.json(&["get", "pdb", "guard"])["status"]["disruptionsAllowed"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the budget never allowed a disruption"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     s.ok(&[
         "create",
         "--raw",
