@@ -485,7 +485,7 @@ fn decide(
                 in_flight.push(preempt(
                     client.clone(),
                     pod.clone(),
-                    candidate,
+                    *candidate,
                     fit,
                     scheduler_name.to_string(),
                 ));

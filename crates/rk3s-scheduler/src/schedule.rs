@@ -78,7 +78,8 @@ impl fmt::Display for Diagnosis {
 #[derive(Debug, Clone)]
 pub struct Unschedulable {
     pub fit: FitError,
-    pub preemption: Option<Candidate>,
+    /// Boxed so that the `Err` of [`decide`] stays small.
+    pub preemption: Option<Box<Candidate>>,
 }
 
 /// Fewest feasible nodes a decision looks for before it stops filtering.
@@ -164,7 +165,7 @@ pub fn decide(
         } else {
             match preemption::preempt(pod, snapshot, &failures, budgets) {
                 Ok(c) => {
-                    preemption = Some(c);
+                    preemption = Some(Box::new(c));
                     PostFilter::Nominated
                 }
                 Err(verdicts) => PostFilter::Failed(verdicts),
