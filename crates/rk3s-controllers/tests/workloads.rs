@@ -126,7 +126,15 @@ fn ready_since(p: &Value) -> String {
         .unwrap_or_default()
 }
 
+// The claims use a late-binding class: the scheduler (as upstream's) holds back pods whose claims
+// must bind before scheduling, and no volume provisioner runs in these tests.
 const STATEFUL: &str = r#"
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: late}
+provisioner: example.com/none
+volumeBindingMode: WaitForFirstConsumer
+---
 apiVersion: v1
 kind: Service
 metadata: {name: db}
@@ -150,6 +158,7 @@ spec:
   volumeClaimTemplates:
   - metadata: {name: data}
     spec:
+      storageClassName: late
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 1Gi}}
 "#;
