@@ -10,19 +10,21 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's defaults keep memory committed for reuse: the idle server grew from 43 to 67 MiB
-/// RSS. Committing arenas lazily and returning freed pages at once brings it to 39 MiB, with
-/// no measurable cost in the scale benchmark (docs/benchmarks.md).
+/// mimalloc's defaults keep memory committed for reuse: the idle server grew from 42 to 66 MiB
+/// RSS. Arenas are committed lazily (a compile-time default, see `.cargo/config.toml`: the
+/// option is read before `main`), and freed pages go back to the system at once, set here
+/// unless `MIMALLOC_PURGE_DELAY` is in the environment: idle RSS 40 MiB.
 #[allow(unsafe_code)]
 fn tune_allocator() {
-    // Option numbers of `mi_option_t` in mimalloc.h (v3, the version libmimalloc-sys 0.1.49
-    // builds); the Rust bindings do not name these two.
-    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // The option's number in `mi_option_t` (mimalloc.h, v3, as libmimalloc-sys 0.1.49 builds
+    // it); the Rust bindings do not name it.
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: `mi_option_set` stores an integer in mimalloc's option table; it takes no
     // pointers and is safe to call at any time, here before any other thread exists.
     unsafe {
-        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
         libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
     }
 }
