@@ -4,79 +4,8 @@
 
 mod harness;
 
-use std::path::Path;
-use std::process::Command;
-
-use harness::{Controllers, Server, names, rk3s_binary};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use harness::{Controllers, Nodes, Server, names};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
-
-/// Simulated nodes (and, when the server was started without one, a scheduler) on their own
-/// runtime thread; stopped on drop.
-struct Nodes {
-    token: CancellationToken,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Nodes {
-    fn start(kubeconfig: &Path, count: usize) -> Nodes {
-        let token = CancellationToken::new();
-        let t = token.clone();
-        let path = kubeconfig.to_path_buf();
-        let need_scheduler = server_flag_exists("--disable-scheduler");
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let kc = Kubeconfig::read_from(&path).expect("kubeconfig");
-                let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                    .await
-                    .expect("client config");
-                let client = kube::Client::try_from(cfg).expect("client");
-                let opts = rk3s_agent::SimulateOptions {
-                    count,
-                    ..Default::default()
-                };
-                let agent = rk3s_agent::run_simulated(client.clone(), opts, t.clone());
-                if need_scheduler {
-                    let sched = rk3s_scheduler::run(client, "default-scheduler", t.clone());
-                    let (a, s) = tokio::join!(agent, sched);
-                    assert!(
-                        a.is_ok() && s.is_ok(),
-                        "simulated nodes or scheduler failed"
-                    );
-                } else {
-                    assert!(agent.await.is_ok(), "simulated nodes failed");
-                }
-            })
-        });
-        Nodes {
-            token,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        self.token.cancel();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn server_flag_exists(flag: &str) -> bool {
-    Command::new(rk3s_binary())
-        .args(["server", "--help"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
-        .unwrap_or(false)
-}
 
 /// A server with three Ready simulated nodes and every control loop running somewhere.
 fn cluster(identity: &str) -> (Server, Controllers, Nodes) {
