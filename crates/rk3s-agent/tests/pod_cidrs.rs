@@ -5,13 +5,11 @@
 //!
 //! Needs the server binary built first: `cargo build -p rk3s`.
 
-use std::net::{Ipv4Addr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use rk3s_agent::{SimulateOptions, run_simulated};
-use rk3s_testkit::{Server, eventually, kubectl};
+use rk3s_testkit::{Server, eventually};
 use tokio_util::sync::CancellationToken;
 
 const CLUSTER_CIDR: &str = "10.77.0.0/16";
@@ -53,111 +51,6 @@ fn fleet(
     })
 }
 
-fn server_binary() -> PathBuf {
-    [
-        std::env::var_os("RK3S_BIN").map(PathBuf::from),
-        std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("debug/rk3s")),
-        Some(PathBuf::from("/var/cache/rk3s-target/debug/rk3s")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.exists())
-    .expect("the rk3s binary: run `cargo build -p rk3s` first (or set RK3S_BIN)")
-}
-
-/// `rk3s server` with its own controllers and scheduler (the testkit's server runs none);
-/// killed on drop.
-struct Cluster {
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        std::fs::write(dir.path().join("config.yaml"), "").expect("config file");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let child = Command::new(server_binary())
-            .arg("server")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--https-listen-port", &port.to_string()])
-            .args(["--bind-address", "127.0.0.1"])
-            .arg("--write-kubeconfig")
-            .arg(dir.path().join("kubeconfig.yaml"))
-            .arg("--disable-agent")
-            .args(["--cluster-cidr", CLUSTER_CIDR])
-            .arg("--config")
-            .arg(dir.path().join("config.yaml"))
-            .env_remove("RK3S_TOKEN")
-            .env_remove("RK3S_CONFIG_FILE")
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn rk3s server");
-        let mut c = Cluster { dir, child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = c.child.try_wait() {
-                panic!("rk3s exited early with {status}:\n{}", c.log());
-            }
-            if c.dir.path().join("kubeconfig.yaml").exists()
-                && c.kubectl(&["get", "--raw", "/readyz"], None)
-                    .status
-                    .success()
-            {
-                return c;
-            }
-            assert!(Instant::now() < deadline, "rk3s not ready:\n{}", c.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        kubectl(
-            &self.dir.path().join("kubeconfig.yaml"),
-            self.dir.path(),
-            args,
-            stdin,
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args, None);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    async fn client(&self) -> kube::Client {
-        let kc = kube::config::Kubeconfig::read_from(self.dir.path().join("kubeconfig.yaml"))
-            .expect("kubeconfig");
-        let config =
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .expect("client config");
-        kube::Client::try_from(config).expect("client")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -173,7 +66,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_the_servers_controllers_pods_get_addresses_inside_their_nodes_pod_cidr() {
-    let c = Cluster::start();
+    let c = Server::with_control_loops(&["--cluster-cidr", CLUSTER_CIDR]);
     let client = c.client().await;
     let shutdown = CancellationToken::new();
     let opts = SimulateOptions {

@@ -1,6 +1,7 @@
 //! Test support for the crates whose integration tests need a running server: the built
 //! `rk3s server` binary on a free port with a temporary data dir (control loops off, so a test
-//! runs its own), driven by the real kubectl and kube-rs. Entry point: [`Server::start`].
+//! runs its own, or on: [`Server::with_control_loops`]), driven by the real kubectl and kube-rs.
+//! Entry point: [`Server::start`].
 //!
 //! Needs the server binary built first: `cargo build -p rk3s` (a workspace `cargo test` does).
 //! It is looked up at `$RK3S_BIN`, then `$CARGO_TARGET_DIR/debug/rk3s`, then
@@ -36,7 +37,17 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server with its control loops off: the test runs its own.
     pub fn start() -> Server {
+        Server::launch(&["--disable-scheduler", "--disable-controller-manager"])
+    }
+
+    /// The server with its own controllers and scheduler, and `extra` flags.
+    pub fn with_control_loops(extra: &[&str]) -> Server {
+        Server::launch(extra)
+    }
+
+    fn launch(flags: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -55,9 +66,7 @@ impl Server {
             .arg("--write-kubeconfig")
             .arg(dir.path().join("kubeconfig.yaml"))
             .arg("--disable-agent")
-            // The tests run their own scheduler and controllers; the server's stay off.
-            .arg("--disable-scheduler")
-            .arg("--disable-controller-manager")
+            .args(flags)
             .arg("--config")
             .arg(dir.path().join("config.yaml"))
             .env_remove("RK3S_TOKEN")
