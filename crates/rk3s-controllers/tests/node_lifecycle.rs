@@ -6,28 +6,27 @@
 mod harness;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{KUBECTL, rk3s_binary, tail};
+use harness::{rk3s_binary, tail};
+use rk3s_testkit::Server;
 use serde_json::Value;
 
 const GRACE: &str = "15s";
 const CLUSTER_CIDR: &str = "10.99.0.0/16";
 
-/// The server with its own control loops; killed on drop.
+/// The server with its own control loops (the testkit's) and the agents this test starts;
+/// all killed on drop.
 struct Cluster {
-    dir: tempfile::TempDir,
-    server: Child,
+    server: Server,
     agents: Vec<Child>,
 }
 
 impl Cluster {
     fn start() -> Cluster {
-        let bin = rk3s_binary();
-        let help = Command::new(&bin)
+        let help = Command::new(rk3s_binary())
             .args(["server", "--help"])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -36,65 +35,28 @@ impl Cluster {
             help.contains("--node-monitor-grace-period"),
             "the rk3s binary predates --node-monitor-grace-period: run `cargo build -p rk3s`"
         );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let config = dir.path().join("config.yaml");
-        std::fs::write(&config, "").expect("config file");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let server = Command::new(&bin)
-            .arg("server")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--https-listen-port")
-            .arg(port.to_string())
-            .arg("--bind-address")
-            .arg("127.0.0.1")
-            .arg("--write-kubeconfig")
-            .arg(dir.path().join("kubeconfig.yaml"))
-            .arg("--disable-agent")
-            .args(["--cluster-cidr", CLUSTER_CIDR])
-            .args(["--node-monitor-grace-period", GRACE])
-            .arg("--config")
-            .arg(&config)
-            .env_remove("RK3S_TOKEN")
-            .env_remove("RK3S_CONFIG_FILE")
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn rk3s server");
-        let mut c = Cluster {
-            dir,
-            server,
+        Cluster {
+            server: Server::with_control_loops(&[
+                "--cluster-cidr",
+                CLUSTER_CIDR,
+                "--node-monitor-grace-period",
+                GRACE,
+            ]),
             agents: Vec::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(st)) = c.server.try_wait() {
-                panic!("rk3s exited early with {st}:\n{}", c.log());
-            }
-            if c.kubeconfig().exists() && c.kubectl(&["get", "--raw", "/readyz"]).status.success() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "rk3s not ready:\n{}", c.log());
-            std::thread::sleep(Duration::from_millis(100));
         }
-        c
     }
 
     fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig.yaml")
+        self.server.kubeconfig()
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        self.server.log()
     }
 
     /// `rk3s agent --simulate count` with its own name prefix; returns its index in `agents`.
     fn start_agent(&mut self, prefix: &str, count: usize) -> usize {
-        let log = std::fs::File::create(self.dir.path().join(format!("agent-{prefix}log")))
+        let log = std::fs::File::create(self.server.dir.path().join(format!("agent-{prefix}log")))
             .expect("agent log");
         let child = Command::new(rk3s_binary())
             .arg("agent")
@@ -110,48 +72,25 @@ impl Cluster {
         self.agents.len() - 1
     }
 
-    fn kubectl(&self, args: &[&str]) -> Output {
-        kubectl(&self.kubeconfig(), self.dir.path(), args, None)
-    }
-
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}\n--- server log ---\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            tail(&self.log())
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.server.ok(args)
     }
 
     fn apply(&self, yaml: &str) {
-        let out = kubectl(
-            &self.kubeconfig(),
-            self.dir.path(),
-            &["apply", "-f", "-"],
-            Some(yaml),
-        );
-        assert!(
-            out.status.success(),
-            "kubectl apply failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.server.apply(yaml);
     }
 
     fn items(&self, args: &[&str]) -> Vec<Value> {
-        let mut a = vec!["get"];
-        a.extend_from_slice(args);
-        a.extend(["-o", "json"]);
-        let v: Value = serde_json::from_str(&self.ok(&a)).expect("kubectl json");
-        v["items"].as_array().cloned().unwrap_or_default()
+        self.get(args)["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn get(&self, args: &[&str]) -> Value {
         let mut a = vec!["get"];
         a.extend_from_slice(args);
-        a.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&a)).expect("kubectl json")
+        self.server.json(&a)
     }
 
     fn eventually(&self, what: &str, timeout: Duration, mut check: impl FnMut(&Cluster) -> bool) {
@@ -176,31 +115,7 @@ impl Drop for Cluster {
             let _ = a.kill();
             let _ = a.wait();
         }
-        let _ = self.server.kill();
-        let _ = self.server.wait();
     }
-}
-
-fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(KUBECTL)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", home)
-        .env("KUBECACHEDIR", home.join("kube-cache"))
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl at /usr/bin/kubectl");
-    if let (Some(input), Some(mut si)) = (stdin, child.stdin.take()) {
-        let _ = si.write_all(input.as_bytes());
-    }
-    child.wait_with_output().expect("kubectl output")
 }
 
 fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
