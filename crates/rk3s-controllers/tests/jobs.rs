@@ -6,61 +6,16 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use harness::{Controllers, Server, controller_uid, names, tail};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use harness::{Controllers, Nodes, Server, controller_uid, names, tail};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
-/// Simulated nodes `sim-node-0..n` on their own runtime thread; stopped on drop.
-struct Fleet {
-    token: CancellationToken,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Fleet {
-    fn start(s: &Server, nodes: usize) -> Fleet {
-        let token = CancellationToken::new();
-        let t = token.clone();
-        let path = s.kubeconfig();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let kc = Kubeconfig::read_from(&path).expect("kubeconfig");
-                let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                    .await
-                    .expect("client config");
-                let client = kube::Client::try_from(cfg).expect("client");
-                let opts = rk3s_agent::SimulateOptions {
-                    count: nodes,
-                    ..Default::default()
-                };
-                if let Err(e) = rk3s_agent::run_simulated(client, opts, t).await {
-                    eprintln!("simulated nodes stopped: {e}");
-                }
-            });
-        });
-        let fleet = Fleet {
-            token,
-            thread: Some(thread),
-        };
-        wait_for(s, "the simulated nodes", Duration::from_secs(30), || {
-            s.ok(&["get", "nodes", "-o", "name"]).lines().count() == nodes
-        });
-        fleet
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        self.token.cancel();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// Simulated nodes `sim-node-0..n` (the harness's, in process), once all are registered.
+fn fleet(s: &Server, nodes: usize) -> Nodes {
+    let fleet = Nodes::start(&s.kubeconfig(), nodes);
+    wait_for(s, "the simulated nodes", Duration::from_secs(30), || {
+        s.ok(&["get", "nodes", "-o", "name"]).lines().count() == nodes
+    });
+    fleet
 }
 
 fn wait_for(s: &Server, what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
@@ -113,7 +68,7 @@ fn pods_of(s: &Server, job: &str) -> Vec<Value> {
 #[test]
 fn jobs_complete_with_parallel_and_indexed_pods_and_fail_past_their_backoff_limit() {
     let s = Server::start();
-    let _fleet = Fleet::start(&s, 1);
+    let _fleet = fleet(&s, 1);
     let _c = Controllers::start(&s.kubeconfig(), "jobs-manager");
     s.apply(&job_yaml("three", "  completions: 3\n  parallelism: 2", 0));
     s.apply(&job_yaml(
@@ -218,7 +173,7 @@ fn jobs_complete_with_parallel_and_indexed_pods_and_fail_past_their_backoff_limi
 #[test]
 fn a_cron_job_every_minute_starts_a_job_named_after_its_minute() {
     let s = Server::start();
-    let _fleet = Fleet::start(&s, 1);
+    let _fleet = fleet(&s, 1);
     let _c = Controllers::start(&s.kubeconfig(), "cron-manager");
     s.apply(
         "apiVersion: batch/v1

@@ -336,11 +336,7 @@ impl Controllers {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let kc = Kubeconfig::read_from(&path).expect("kubeconfig");
-                let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                    .await
-                    .expect("client config");
-                let client = kube::Client::try_from(cfg).expect("client");
+                let client = client_for(&path).await;
                 let mut opts = ControllerOptions::new(identity);
                 opts.election.lease_duration = Duration::from_secs(6);
                 opts.election.renew_deadline = Duration::from_secs(4);
@@ -414,11 +410,7 @@ impl Nodes {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let kc = Kubeconfig::read_from(&path).expect("kubeconfig");
-                let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                    .await
-                    .expect("client config");
-                let client = kube::Client::try_from(cfg).expect("client");
+                let client = client_for(&path).await;
                 let opts = rk3s_agent::SimulateOptions {
                     count,
                     ..Default::default()
@@ -459,4 +451,13 @@ pub fn server_flag_exists(flag: &str) -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
         .unwrap_or(false)
+}
+
+/// A kube-rs client with the credentials of `kubeconfig`.
+pub async fn client_for(kubeconfig: &Path) -> kube::Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("client config");
+    kube::Client::try_from(cfg).expect("client")
 }
