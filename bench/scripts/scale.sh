@@ -5,7 +5,9 @@
 #     Deployment's readyReplicas), and the memory (VmRSS) of the server and the agent holding them;
 #  2. scheduler throughput: with the kube-scheduler Lease held by a stand-in holder, a second
 #     Deployment of R replicas is created (all Pending); the Lease is released and the time until
-#     the scheduler has bound all R is measured from the server's own request counter.
+#     the scheduler has bound all R is measured from the server's own request counter. The
+#     simulated nodes are paused meanwhile, as upstream's scheduler_perf runs no kubelets
+#     (PAUSE_AGENT=0 keeps them running).
 #   bench/scripts/scale.sh [NODES] [REPLICAS]       (defaults 1000 and 10000)
 # Uses the release binary at $CARGO_TARGET_DIR/release/rk3s (build it first). Cleans up its
 # processes and temp dir on exit.
@@ -16,7 +18,7 @@ BIN=${RK3S_BIN:-${CARGO_TARGET_DIR:-/var/cache/rk3s-target}/release/rk3s}
 DIR=$(mktemp -d /tmp/rk3s-scale.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }
+cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 export KUBECONFIG=$DIR/kc.yaml HOME=$DIR
@@ -53,6 +55,9 @@ kubectl create deployment sched --image=busybox --replicas="$REPLICAS" >/dev/nul
 until [ "$(kubectl get rs -l app=sched -o jsonpath='{.items[0].status.replicas}' 2>/dev/null)" = "$REPLICAS" ]; do sleep 0.5; done
 sleep 2
 binds0=$(metric 'apiserver_request_total{verb="CREATE",resource="pods",code="201"}')
+# As upstream's scheduler_perf, the scheduler is measured without kubelets at work: the simulated
+# nodes are paused (well inside the 40 s node grace period) while it binds.
+if [ "${PAUSE_AGENT:-1}" = 1 ]; then kill -STOP "$agent"; fi
 kubectl patch lease -n kube-system kube-scheduler --type=merge \
   -p "{\"spec\":{\"holderIdentity\":null,\"leaseDurationSeconds\":1,\"renewTime\":\"$(micro_now)\"}}" >/dev/null
 t4=$(date +%s.%N)
@@ -61,4 +66,5 @@ until [ "$(( $(metric 'apiserver_request_total{verb="CREATE",resource="pods",cod
   sleep 0.2
 done
 t5=$(date +%s.%N)
-echo "scheduler: $REPLICAS pending pods bound after $(echo "$t5 - $t4" | bc) s ($(echo "scale=0; $REPLICAS / ($t5 - $t4)" | bc) pods/s; includes up to 2 s of lease takeover)"
+if [ "${PAUSE_AGENT:-1}" = 1 ]; then kill -CONT "$agent"; fi
+echo "scheduler (simulated nodes $([ "${PAUSE_AGENT:-1}" = 1 ] && echo paused || echo running)): $REPLICAS pending pods bound after $(echo "$t5 - $t4" | bc) s ($(echo "scale=0; $REPLICAS / ($t5 - $t4)" | bc) pods/s; includes up to 2 s of lease takeover)"
