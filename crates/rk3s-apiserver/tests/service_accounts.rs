@@ -409,7 +409,10 @@ async fn a_legacy_token_secret_is_filled_and_authenticates_until_deleted() {
         "system:serviceaccount:default:robot"
     );
     let groups = review["status"]["userInfo"]["groups"].to_string();
-    assert!(groups.contains("system:serviceaccounts:default"), "{groups}");
+    assert!(
+        groups.contains("system:serviceaccounts:default"),
+        "{groups}"
+    );
 
     let (code, _) = c.call("DELETE", uri, Value::Null).await;
     assert_eq!(code, 200);
