@@ -1,7 +1,53 @@
-//! Pod predicates shared by the controllers: active, ready, available (no I/O).
+//! Pod predicates shared by the controllers: active, ready, available (no I/O), and which
+//! controllers a pod's change wakes.
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::Resource;
+use kube::runtime::reflector::{Lookup, ObjectRef, Store};
+use rk3s_core::selectors::LabelSelector;
+
+/// Whether `r` names an object of `kind` in the `apps` group (any version).
+pub fn is_apps(r: &OwnerReference, kind: &str) -> bool {
+    r.kind == kind && r.api_version.starts_with("apps/")
+}
+
+/// The controllers a pod's change wakes: its controller, when `is_ours` says the reference
+/// names one of `store`'s kind; for an orphan, every object in its namespace whose selector
+/// (`selector`; selecting everything never adopts) matches it, so it can be adopted.
+pub fn owners_for_pod<K>(
+    store: &Store<K>,
+    pod: &Pod,
+    is_ours: impl Fn(&OwnerReference) -> bool,
+    selector: impl Fn(&K) -> Option<LabelSelector>,
+) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Lookup<DynamicType = ()> + Clone + 'static,
+{
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let controller = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true));
+    if let Some(r) = controller {
+        if is_ours(r) {
+            return vec![ObjectRef::new(&r.name).within(&ns)];
+        }
+        return Vec::new();
+    }
+    let no_labels = std::collections::BTreeMap::new();
+    let labels = pod.metadata.labels.as_ref().unwrap_or(&no_labels);
+    store
+        .state()
+        .iter()
+        .filter(|o| o.meta().namespace.as_deref() == Some(ns.as_str()))
+        .filter(|o| selector(o).is_some_and(|sel| !sel.is_everything() && sel.matches(labels)))
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
+}
 
 /// A pod counts towards its controller's replicas until it ends or starts being deleted.
 pub fn is_active(pod: &Pod) -> bool {
@@ -101,6 +147,84 @@ pub(crate) mod test_pods {
 mod tests {
     use super::test_pods::{pod, ts};
     use super::*;
+    use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as K8sSelector;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    fn daemon_set(name: &str, ns: &str, app: Option<&str>) -> DaemonSet {
+        let mut d = DaemonSet::default();
+        d.metadata.name = Some(name.into());
+        d.metadata.namespace = Some(ns.into());
+        d.spec = Some(DaemonSetSpec {
+            selector: K8sSelector {
+                match_labels: app.map(|a| [("app".to_string(), a.to_string())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        d
+    }
+
+    fn woken(store: &Store<DaemonSet>, p: &Pod) -> Vec<String> {
+        let mut names: Vec<String> = owners_for_pod(
+            store,
+            p,
+            |r| is_apps(r, "DaemonSet"),
+            |d: &DaemonSet| {
+                d.spec
+                    .as_ref()
+                    .and_then(|s| LabelSelector::from_k8s(Some(&s.selector)).ok())
+            },
+        )
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_pod_wakes_its_controller_or_as_an_orphan_the_objects_selecting_it() {
+        let mut w = reflector::store::Writer::<DaemonSet>::default();
+        for d in [
+            daemon_set("web", "default", Some("web")),
+            daemon_set("web-too", "default", Some("web")),
+            daemon_set("elsewhere", "other", Some("web")),
+            daemon_set("everything", "default", None),
+        ] {
+            w.apply_watcher_event(&Event::Apply(d));
+        }
+        let store = w.as_reader();
+        let mut orphan = pod("p", 0, "Running", None);
+        orphan.metadata.namespace = Some("default".into());
+        orphan.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
+        // Same namespace, matching selector; an empty selector never adopts.
+        assert_eq!(woken(&store, &orphan), ["web", "web-too"]);
+
+        let mut owned = orphan.clone();
+        owned.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "DaemonSet".into(),
+            name: "web-too".into(),
+            controller: Some(true),
+            ..Default::default()
+        }]);
+        assert_eq!(woken(&store, &owned), ["web-too"]);
+
+        // Controlled by another kind: none of ours is woken, even though selectors match.
+        if let Some(r) = owned
+            .metadata
+            .owner_references
+            .as_mut()
+            .and_then(|r| r.first_mut())
+        {
+            r.kind = "ReplicaSet".into();
+        }
+        assert!(woken(&store, &owned).is_empty());
+        let unlabelled = pod("q", 0, "Running", None);
+        assert!(woken(&store, &unlabelled).is_empty());
+    }
 
     #[test]
     fn finished_and_deleting_pods_are_not_active() {

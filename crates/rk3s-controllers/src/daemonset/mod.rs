@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use rk3s_core::selectors::{LabelSelector, LabelSelectorError};
@@ -25,7 +25,8 @@ use tracing::{debug, warn};
 
 use crate::events::Events;
 use crate::informers::Informer;
-use crate::replicaset::decide::{self, controller_of, controller_ref};
+use crate::pods::{self, is_apps};
+use crate::replicaset::decide::{self, controller_ref};
 use crate::statefulset::history;
 use crate::statefulset::revision::HASH_LABEL;
 
@@ -78,7 +79,18 @@ pub async fn run(
         client: client.clone(),
     });
     controller
-        .watches_shared_stream(pods.subscribe(), move |pod| sets_for_pod(&store, &pod))
+        .watches_shared_stream(pods.subscribe(), move |pod| {
+            pods::owners_for_pod(
+                &store,
+                &pod,
+                |r| is_apps(r, "DaemonSet"),
+                |d: &DaemonSet| {
+                    d.spec
+                        .as_ref()
+                        .and_then(|s| LabelSelector::from_k8s(Some(&s.selector)).ok())
+                },
+            )
+        })
         // Any node change can change where daemons belong.
         .watches(
             Api::<Node>::all(client),
@@ -104,29 +116,6 @@ pub async fn run(
             }
         })
         .await;
-}
-
-fn sets_for_pod(store: &Store<DaemonSet>, pod: &Pod) -> Vec<ObjectRef<DaemonSet>> {
-    let ns = pod.namespace().unwrap_or_default();
-    if let Some(r) = controller_of(&pod.metadata) {
-        if r.kind == "DaemonSet" && r.api_version.starts_with("apps/") {
-            return vec![ObjectRef::new(&r.name).within(&ns)];
-        }
-        return Vec::new();
-    }
-    let labels = pod.labels().clone();
-    store
-        .state()
-        .iter()
-        .filter(|d| d.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|d| {
-            d.spec
-                .as_ref()
-                .and_then(|s| LabelSelector::from_k8s(Some(&s.selector)).ok())
-                .is_some_and(|sel| !sel.is_everything() && sel.matches(&labels))
-        })
-        .map(|d| ObjectRef::from_obj(d.as_ref()))
-        .collect()
 }
 
 fn error_policy(ds: Arc<DaemonSet>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {

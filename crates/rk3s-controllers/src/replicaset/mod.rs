@@ -166,7 +166,7 @@ pub async fn run_replicas<K: ReplicaOwner>(
                 mapper_ctx.expectations.observed(&key, &pod.name_any());
             }
             note_stray(&mapper_ctx, &store, &pod);
-            owners_for_pod(&store, &pod)
+            pods::owners_for_pod(&store, &pod, refers_to::<K>, |o: &K| o.selector()?.ok())
         })
         .with_config(
             ControllerConfig::default()
@@ -215,27 +215,6 @@ fn note_stray<K: ReplicaOwner>(ctx: &Context, store: &Store<K>, pod: &Pod) {
             .or_default()
             .insert(pod.name_any());
     }
-}
-
-/// A pod wakes its controlling object, or, when orphaned, every object whose selector matches.
-fn owners_for_pod<K: ReplicaOwner>(store: &Store<K>, pod: &Pod) -> Vec<ObjectRef<K>> {
-    let ns = pod.namespace().unwrap_or_default();
-    if let Some(r) = decide::controller_of(&pod.metadata) {
-        if refers_to::<K>(r) {
-            return vec![ObjectRef::new(&r.name).within(&ns)];
-        }
-        return Vec::new();
-    }
-    let labels = pod.labels();
-    store
-        .state()
-        .iter()
-        .filter(|o| o.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|o| {
-            matches!(o.selector(), Some(Ok(sel)) if !sel.is_everything() && sel.matches(labels))
-        })
-        .map(|o| ObjectRef::from_obj(o.as_ref()))
-        .collect()
 }
 
 fn error_policy<K: ReplicaOwner>(

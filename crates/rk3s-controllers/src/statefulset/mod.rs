@@ -16,7 +16,6 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use rk3s_core::selectors::{LabelSelector, LabelSelectorError};
@@ -27,8 +26,8 @@ use tracing::{debug, warn};
 use self::plan::{Settings, Step};
 use crate::events::Events;
 use crate::informers::Informer;
-use crate::pods;
-use crate::replicaset::decide::{self, controller_of, controller_ref};
+use crate::pods::{self, is_apps};
+use crate::replicaset::decide::{self, controller_ref};
 
 /// Field manager recorded on everything this controller writes.
 const MANAGER: &str = "statefulset-controller";
@@ -79,7 +78,18 @@ pub async fn run(
         client,
     });
     controller
-        .watches_shared_stream(pods.subscribe(), move |pod| sets_for_pod(&store, &pod))
+        .watches_shared_stream(pods.subscribe(), move |pod| {
+            pods::owners_for_pod(
+                &store,
+                &pod,
+                |r| is_apps(r, "StatefulSet"),
+                |s: &StatefulSet| {
+                    s.spec
+                        .as_ref()
+                        .and_then(|s| LabelSelector::from_k8s(Some(&s.selector)).ok())
+                },
+            )
+        })
         .with_config(
             ControllerConfig::default()
                 .debounce(Duration::from_millis(50))
@@ -93,30 +103,6 @@ pub async fn run(
             }
         })
         .await;
-}
-
-/// A pod wakes its controlling set, or, when orphaned, every set whose selector matches it.
-fn sets_for_pod(store: &Store<StatefulSet>, pod: &Pod) -> Vec<ObjectRef<StatefulSet>> {
-    let ns = pod.namespace().unwrap_or_default();
-    if let Some(r) = controller_of(&pod.metadata) {
-        if r.kind == "StatefulSet" && r.api_version.starts_with("apps/") {
-            return vec![ObjectRef::new(&r.name).within(&ns)];
-        }
-        return Vec::new();
-    }
-    let labels = pod.labels().clone();
-    store
-        .state()
-        .iter()
-        .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|s| {
-            s.spec
-                .as_ref()
-                .and_then(|sp| LabelSelector::from_k8s(Some(&sp.selector)).ok())
-                .is_some_and(|sel| !sel.is_everything() && sel.matches(&labels))
-        })
-        .map(|s| ObjectRef::from_obj(s.as_ref()))
-        .collect()
 }
 
 fn error_policy(sts: Arc<StatefulSet>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
