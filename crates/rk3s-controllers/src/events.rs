@@ -90,6 +90,23 @@ impl Events {
             .await;
     }
 
+    /// A Warning event when `warning`, else a Normal one.
+    pub async fn record(
+        &self,
+        on: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let type_ = if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        self.publish(on, type_, reason, action, note).await;
+    }
+
     pub async fn warning(&self, on: &ObjectReference, reason: &str, action: &str, note: String) {
         self.publish(on, EventType::Warning, reason, action, note)
             .await;

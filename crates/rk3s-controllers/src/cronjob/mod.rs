@@ -248,15 +248,15 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action, SyncEr
         }
     }
     for note in &plan.events {
-        if note.warning {
-            ctx.events
-                .warning(&on, note.reason, note.reason, note.message.clone())
-                .await;
-        } else {
-            ctx.events
-                .normal(&on, note.reason, note.reason, note.message.clone())
-                .await;
-        }
+        ctx.events
+            .record(
+                &on,
+                note.warning,
+                note.reason,
+                note.reason,
+                note.message.clone(),
+            )
+            .await;
     }
     Ok(match plan.requeue {
         Some(d) => Action::requeue(d + AFTER_SCHEDULE),

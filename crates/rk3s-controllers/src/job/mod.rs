@@ -199,15 +199,15 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, SyncError
     }
     // Events after the status, so a watcher that sees "Completed" also sees the condition.
     for note in &plan.events {
-        if note.warning {
-            ctx.events
-                .warning(&on, note.reason, note.reason, note.message.clone())
-                .await;
-        } else {
-            ctx.events
-                .normal(&on, note.reason, note.reason, note.message.clone())
-                .await;
-        }
+        ctx.events
+            .record(
+                &on,
+                note.warning,
+                note.reason,
+                note.reason,
+                note.message.clone(),
+            )
+            .await;
     }
     let next = plan
         .requeue
